@@ -1,0 +1,1 @@
+"""Subcommands of ``rnn-autograd``: every module here defines ``register(subparsers)``."""

@@ -1,0 +1,174 @@
+"""The ``Case`` record and the registry of cases.
+
+A case is a plain function registered under a stable id ``family/name`` with the question a user
+would ask, its declared outcome, its explanation (the function's docstring, MyST markdown) and,
+where it fails on purpose, the id of the case that shows the fix. Ids are never renumbered or
+reused; a case that stops reproducing in a newer torch keeps its id and declares ``ByTorch``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import pkgutil
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .outcome import Declaration, Raises
+
+__all__ = [
+    "Case",
+    "CaseLookupError",
+    "all_cases",
+    "case",
+    "families",
+    "get_case",
+    "load_cases",
+    "register",
+]
+
+_ID = re.compile(r"^[a-z][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")
+
+
+class CaseLookupError(LookupError):
+    """An unknown case id or family; the message names the closest known ones."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    func: Callable[[], dict[str, Any] | None]
+    question: str
+    outcome: Declaration
+    explanation: str
+    expect: str = ""
+    fix: str | None = None
+    see_also: tuple[str, ...] = ()
+    module: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split("/", 1)[1]
+
+    @property
+    def summary(self) -> str:
+        """The explanation's first paragraph: a one-sentence summary by convention."""
+        return self.explanation.strip().split("\n\n", 1)[0].replace("\n", " ")
+
+    @property
+    def fails_on_purpose(self) -> bool:
+        return isinstance(self.outcome.resolve(), Raises)
+
+    @property
+    def source(self) -> str:
+        """The case's code as a reader should see it: the body without decorator or docstring."""
+        lines, _ = inspect.getsourcelines(self.func)
+        text = textwrap.dedent("".join(lines))
+        tree_start = text.index("def ")
+        text = text[tree_start:]
+        doc = inspect.getdoc(self.func)
+        if doc:
+            # Drop the docstring literal: the explanation is rendered separately.
+            match = re.search(r'("""|\'\'\')(.*?)\1\n', text, flags=re.S)
+            if match:
+                text = text[: match.start()].rstrip() + "\n" + text[match.end() :]
+                text = re.sub(r":\n\s*\n", ":\n", text, count=1)
+        return text.rstrip() + "\n"
+
+
+_REGISTRY: dict[str, Case] = {}
+
+
+def register(c: Case) -> Case:
+    """Add ``c`` to the registry; a malformed or duplicate id is rejected."""
+    if not _ID.match(c.id):
+        raise ValueError(
+            f"case id {c.id!r} is not of the form 'family/name' (lower-case, digits, '-')"
+        )
+    if c.id in _REGISTRY:
+        raise ValueError(
+            f"duplicate case id {c.id!r} (already registered from {_REGISTRY[c.id].module})"
+        )
+    _REGISTRY[c.id] = c
+    return c
+
+
+def case(
+    id: str,
+    *,
+    question: str,
+    outcome: Declaration,
+    expect: str = "",
+    fix: str | None = None,
+    see_also: tuple[str, ...] | list[str] = (),
+) -> Callable[[Callable], Callable]:
+    """Register the decorated function as a case. Its docstring is the explanation."""
+
+    def decorate(func: Callable) -> Callable:
+        explanation = inspect.getdoc(func) or ""
+        if not explanation.strip():
+            raise ValueError(f"case {id!r} has no explanation (the function's docstring)")
+        register(
+            Case(
+                id=id,
+                func=func,
+                question=question,
+                outcome=outcome,
+                explanation=explanation,
+                expect=expect,
+                fix=fix,
+                see_also=tuple(see_also),
+                module=func.__module__,
+            )
+        )
+        func.case_id = id  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def load_cases() -> dict[str, Case]:
+    """Import every module of ``rnn_autograd.cases`` (idempotent) and return the registry."""
+    from .. import cases
+
+    for info in sorted(pkgutil.iter_modules(cases.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{cases.__name__}.{info.name}")
+    return _REGISTRY
+
+
+def all_cases(family: str | None = None) -> list[Case]:
+    """Every registered case in id order, optionally of one family (unknown family: error)."""
+    registry = load_cases()
+    if family is not None and family not in families():
+        raise CaseLookupError(_unknown("family", family, families()))
+    return [c for _, c in sorted(registry.items()) if family is None or c.family == family]
+
+
+def families() -> list[str]:
+    return sorted({c.family for c in load_cases().values()})
+
+
+def get_case(case_id: str) -> Case:
+    registry = load_cases()
+    try:
+        return registry[case_id]
+    except KeyError:
+        raise CaseLookupError(_unknown("case id", case_id, list(registry))) from None
+
+
+def _unknown(kind: str, given: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(given, known, n=3, cutoff=0.4)
+    if not close and "/" not in given:
+        close = [k for k in known if given in k][:3]
+    hint = (
+        f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(sorted(known)[:6])}..."
+    )
+    return f"unknown {kind} {given!r}{hint}"

@@ -1,0 +1,31 @@
+"""Shared pytest configuration.
+
+Benchmarks under tests/benchmarks/ stay out of the default run: they are collected only when
+pytest is asked for them with ``--benchmark-only`` (``pytest tests/benchmarks --benchmark-only``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parent / "benchmarks"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.getoption("benchmark_only", default=False):
+        return None
+    if collection_path == BENCHMARKS or BENCHMARKS in collection_path.parents:
+        return True
+    return None
+
+
+@pytest.fixture
+def timemachine_path() -> Path:
+    """The real corpus beside the checkout (../shared/data), skipped where it is absent."""
+    path = SHARED_DATA / "timemachine.txt"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    return path
