@@ -2,6 +2,7 @@
 
 from .case import Case, CaseLookupError, all_cases, case, families, get_case, load_cases, register
 from .outcome import ByTorch, Close, Declaration, Raises, Returns, Satisfies, Warned, describe_value
+from .probe import snapshot
 from .run import Observation, Verdict, check, isolated, run_case
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "load_cases",
     "register",
     "run_case",
+    "snapshot",
 ]

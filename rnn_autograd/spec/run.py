@@ -19,6 +19,7 @@ import torch
 
 from .case import Case
 from .outcome import Declaration, describe_value, installed_torch_version
+from .probe import collecting_snapshots
 
 __all__ = ["Observation", "Verdict", "check", "isolated", "run_case", "SEED"]
 
@@ -35,6 +36,8 @@ class Observation:
     message: str = ""
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
     seconds: float = 0.0
+    # (label, rnn_autograd.inspector report) pairs recorded by ``snapshot`` calls in the case.
+    graphs: list[tuple[str, Any]] = field(default_factory=list)
     exception: BaseException | None = field(default=None, repr=False)
 
     def raised_text(self) -> str:
@@ -111,8 +114,11 @@ def run_case(case: Case) -> Observation:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with isolated():
-                values = case.func()
+            with isolated(), collecting_snapshots() as graphs:
+                try:
+                    values = case.func()
+                finally:
+                    obs.graphs = graphs
             if values is not None and not isinstance(values, dict):
                 raise TypeError(f"case {case.id} must return a dict of observations or None")
             obs.values = dict(values or {})
