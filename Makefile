@@ -13,6 +13,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test check lint format bench docs clean
+DOCS_OUT := docs/_build/html
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +31,14 @@ check: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
+
+# Strict and fresh: every case on every page is executed; a wrong declaration fails the build.
+docs: $(STAMP)
+	rm -rf $(DOCS_OUT)
+	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs $(DOCS_OUT)
+	@echo "Docs built: open file://$(CURDIR)/$(DOCS_OUT)/index.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
