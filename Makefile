@@ -15,9 +15,29 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test check lint format bench docs clean
 DOCS_OUT := docs/_build/html
 
+# System packages: graphviz draws the autograd graphs in the docs (text fallback without it);
+# chromium + chromium-driver run the browser test of the built site (skipped without them).
+# Installed with apt-get where we are root on Debian/Ubuntu; elsewhere a note says what is missing.
+define apt_install
+	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "note: not installed:$$missing (graph pictures fall back to text; browser tests skip)"; fi
+endef
+
+$(VENV)/.sys-docs:
+	$(call apt_install,dot:graphviz)
+	@mkdir -p $(VENV) && touch $@
+
+$(VENV)/.sys-test: $(VENV)/.sys-docs
+	$(call apt_install,chromium:chromium chromedriver:chromium-driver)
+	@touch $@
+
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	@if [ -n "$(TORCH_SPEC)" ]; then $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"; fi
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
@@ -28,14 +48,14 @@ demo: $(STAMP)
 check: $(STAMP)
 	$(BIN)/rnn-autograd check
 
-test: $(STAMP)
+test: $(STAMP) $(VENV)/.sys-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory docs
 	$(BIN)/python -m pytest
 
 # Strict and fresh: every case on every page is executed; a wrong declaration fails the build.
-docs: $(STAMP)
+docs: $(STAMP) $(VENV)/.sys-docs
 	rm -rf $(DOCS_OUT)
 	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs $(DOCS_OUT)
 	@echo "Docs built: open file://$(CURDIR)/$(DOCS_OUT)/index.html"
