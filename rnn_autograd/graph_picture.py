@@ -1,0 +1,153 @@
+"""Pictures of an inspected autograd graph: DOT source, and SVG/PNG through Graphviz ``dot``.
+
+The picture reads top-down in the direction backward runs: the tensor you call backward on,
+its ``grad_fn``, then each node's ``next_functions`` down to the leaves (``AccumulateGrad``).
+Saved tensors hang off their node as notes saying "saved vM, now vN": red when stale (backward
+will raise the in-place error), grey and dashed when freed (backward will raise "backward through
+the graph a second time"). Without Graphviz installed, ``render`` writes the text tree instead.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .inspector import GraphReport
+
+__all__ = ["has_graphviz", "render", "report_to_dot", "report_to_text"]
+
+_ROOT = 'shape=ellipse, style=filled, fillcolor="#d9ead3"'
+_NODE = 'shape=box, style="rounded,filled", fillcolor="#eeeeee"'
+_LEAF = 'shape=box, style=filled, fillcolor="#cfe2f3"'
+_SAVED = 'shape=note, style=filled, fillcolor="#fffbe6", fontsize=10'
+_STALE = 'shape=note, style=filled, fillcolor="#f4cccc", color="#cc0000", fontcolor="#990000", penwidth=2, fontsize=10'
+_FREED = 'shape=note, style="dashed,filled", fillcolor="#f3f3f3", color="#999999", fontcolor="#777777", fontsize=10'
+
+
+def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
+    """A tree from each root down to the leaves; a node reached twice is shown once."""
+    by_id = {n.id: n for n in report.nodes}
+    lines = [report.summary()]
+    shown: set[str] = set()
+    budget = [max_nodes]
+
+    def visit(node_id: str, prefix: str, branch: str, child_prefix: str) -> None:
+        node = by_id.get(node_id)
+        if node is None:
+            return
+        if node_id in shown:
+            lines.append(f"{prefix}{branch}{node.name} [{node_id}] (shown above)")
+            return
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
+        shown.add(node_id)
+        lines.append(f"{prefix}{branch}{node.label} [{node_id}]")
+        inner = prefix + child_prefix
+        for s in node.saved:
+            mark = "  <- backward fails here" if s.stale or s.freed else ""
+            body = "freed by an earlier backward" if s.freed else f"{s.layout}, {s.status}"
+            lines.append(f"{inner}  saved {s.label}: {body}{mark}")
+        for i, (child, _) in enumerate(node.next):
+            last = i == len(node.next) - 1
+            visit(child, inner, "└─ " if last else "├─ ", "   " if last else "│  ")
+
+    for label, root in report.roots:
+        if root is None:
+            lines.append(f"{label}: no graph (does not require grad)")
+            continue
+        lines.append(f"{label}:")
+        visit(root, "  ", "", "")
+    hidden = len(report.nodes) - len(shown)
+    if hidden > 0:
+        lines.append(f"  ... {hidden} more nodes not shown")
+    return "\n".join(lines)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def report_to_dot(report: GraphReport, max_nodes: int = 80, title: str | None = None) -> str:
+    """DOT source for ``report``; at most ``max_nodes`` nodes, then a "... N more" marker."""
+    shown = {n.id for n in report.nodes[:max_nodes]}
+    lines = [
+        "digraph autograd {",
+        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11];',
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [color="#555555", fontname="Helvetica", fontsize=9];',
+    ]
+    if title:
+        lines.append(f"  labelloc=t; label={_quote(title)};")
+    for i, (label, root) in enumerate(report.roots):
+        text = label if root is not None else f"{label}\n(no graph)"
+        lines.append(f"  r{i} [label={_quote(text)}, {_ROOT}];")
+        if root is not None and root in shown:
+            lines.append(f"  r{i} -> {root} [label=grad_fn, fontsize=9];")
+    for node in report.nodes[:max_nodes]:
+        if node.is_leaf:
+            text = node.label.replace("AccumulateGrad leaf", "AccumulateGrad\nleaf")
+            lines.append(f"  {node.id} [label={_quote(text)}, {_LEAF}];")
+        else:
+            lines.append(f"  {node.id} [label={_quote(node.name)}, {_NODE}];")
+        for child, _ in node.next:
+            if child in shown:
+                lines.append(f"  {node.id} -> {child};")
+        for j, s in enumerate(node.saved):
+            style = _FREED if s.freed else _STALE if s.stale else _SAVED
+            text = (
+                f"{s.label}\n{s.layout}\n{s.status}"
+                if not s.freed
+                else f"{s.label}\nfreed by an\nearlier backward"
+            )
+            sid = f"{node.id}_s{j}"
+            lines.append(f"  {sid} [label={_quote(text)}, {style}];")
+            lines.append(f'  {node.id} -> {sid} [style=dashed, arrowhead=none, color="#999999"];')
+            lines.append(f"  {{rank=same; {node.id}; {sid};}}")
+    hidden = len(report.nodes) - len(shown)
+    if hidden > 0 or report.truncated:
+        more = f"... {hidden} more nodes" + (
+            " (walk stopped at the limit)" if report.truncated else ""
+        )
+        lines.append(f"  more [label={_quote(more)}, shape=plaintext];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def has_graphviz() -> bool:
+    """Whether Graphviz's ``dot`` program is on PATH."""
+    return shutil.which("dot") is not None
+
+
+def render(
+    report: GraphReport,
+    path: str | Path,
+    *,
+    max_nodes: int = 80,
+    title: str | None = None,
+) -> Path:
+    """Write the picture of ``report`` to ``path`` (``.svg`` or ``.png``) and return the path.
+
+    Without ``dot`` on PATH, writes the text tree to ``path`` with suffix ``.txt`` instead and
+    returns that path, so a docs build without Graphviz still shows the graph.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in ("svg", "png", "dot"):
+        raise ValueError(f"cannot render to {path.name!r}: use a .svg, .png or .dot file name")
+    source = report_to_dot(report, max_nodes=max_nodes, title=title)
+    if fmt == "dot":
+        path.write_text(source)
+        return path
+    dot = shutil.which("dot")
+    if dot is None:
+        fallback = path.with_suffix(".txt")
+        fallback.write_text(report.to_text(max_nodes=max_nodes) + "\n")
+        return fallback
+    subprocess.run(
+        [dot, f"-T{fmt}", "-o", str(path)], input=source.encode(), check=True, capture_output=True
+    )
+    return path
