@@ -16,7 +16,7 @@ How the versions are read (torch 2.x has no public accessor for the saved versio
 - ``node._raw_saved_<attr>`` is the ``SavedTensor`` record; its ``.data`` is the saved tensor
   *without* unpacking it (no version check, no unpack hook). It shares the tensor's version
   counter, so ``.data._version`` is the version *now*. ``.data`` is ``None`` once freed (or when
-  nothing was saved) and not a tensor when ``saved_tensors_hooks`` packed it.
+  nothing was saved); ``.unpack_hook`` is set when ``saved_tensors_hooks`` packed it.
 - ``node._saved_<attr>`` unpacks it, which is the check backward itself makes: it returns the tensor
   when the versions agree (saved version = current version), raises RuntimeError "... is at
   version N; expected version M instead" when they differ (M is the saved version, parsed from the
@@ -295,7 +295,7 @@ def _saved_infos(fn: Any, node: NodeInfo, attr: str, namer: _Namer) -> list[Save
         raise
     many = isinstance(raw, (tuple, list))
     items = list(raw) if many else [raw]
-    if any(r.data is not None and not isinstance(r.data, torch.Tensor) for r in items):
+    if any(_hooked(r) for r in items):
         # Packed by saved_tensors_hooks: unpacking would run the user's hook, so do not.
         return [
             _record(node, f"{attr}[{i}]" if many else attr, None, hooked=True)
@@ -316,6 +316,13 @@ def _saved_infos(fn: Any, node: NodeInfo, attr: str, namer: _Namer) -> list[Save
         if info is not None:
             infos.append(info)
     return infos
+
+
+def _hooked(raw: Any) -> bool:
+    # `unpack_hook` is set while hooks hold the tensor; older releases only show a non-tensor.
+    if getattr(raw, "unpack_hook", None) is not None:
+        return True
+    return raw.data is not None and not isinstance(raw.data, torch.Tensor)
 
 
 def _unpack_error(unpack: Any) -> str | None:

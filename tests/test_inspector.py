@@ -1,0 +1,214 @@
+"""The graph inspector: saved tensors, their versions, stale and freed ones, before backward."""
+
+from __future__ import annotations
+
+import re
+import weakref
+
+import pytest
+import torch
+
+from rnn_autograd import graph_picture
+from rnn_autograd.inspector import inspect_graph
+
+
+def _stale_graph():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = torch.zeros(2)
+    out = (x * h).sin().sum()  # MulBackward0 saves h for d(x*h)/dx
+    with torch.no_grad():  # a change backward does not see, on purpose: it makes `h` stale
+        h.add_(1)
+    return x, h, out
+
+
+def _freed_graph():
+    x1 = torch.tensor([1.0], requires_grad=True)
+    x2 = torch.tensor([1.0], requires_grad=True)
+    state = torch.tensor([4.0])
+    y1 = 2 * x1 + state * x2
+    y1.backward()  # no retain_graph: frees y1's saved tensors, on purpose
+    y2 = 2 * x1 + y1 * x2
+    return x1, x2, state, y1, y2
+
+
+def test_a_tensor_changed_in_place_after_it_was_saved_is_reported_stale_with_both_versions():
+    x, h, out = _stale_graph()
+    report = inspect_graph(out, names={"x": x, "h": h})
+    assert report.will_fail
+    [stale] = report.stale
+    assert (stale.node_name, stale.attr, stale.name) == ("MulBackward0", "other", "h")
+    assert (stale.saved_version, stale.current_version) == (0, 1)
+    assert stale.shape == (2,) and stale.dtype == "torch.float32"
+    assert not report.freed
+
+
+def test_the_stale_versions_are_the_ones_backward_then_complains_about():
+    x, h, out = _stale_graph()
+    [stale] = inspect_graph(out).stale
+    with pytest.raises(RuntimeError, match="modified by an inplace operation") as info:
+        out.backward()
+    now, saved = map(
+        int, re.search(r"version (\d+); expected version (\d+)", str(info.value)).groups()
+    )
+    assert (stale.current_version, stale.saved_version) == (now, saved)
+
+
+def test_saved_tensors_released_by_an_earlier_backward_are_reported_freed():
+    x1, x2, state, y1, y2 = _freed_graph()
+    report = inspect_graph(y2, names={"x1": x1, "x2": x2, "y1": y1})
+    assert report.will_fail
+    assert sorted((s.node_name, s.attr) for s in report.freed) == [
+        ("MulBackward0", "other"),
+        ("MulBackward0", "self"),
+    ]
+    assert all(s.shape is None and s.saved_version is None for s in report.freed)
+    assert not report.stale
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y2.backward()
+
+
+def test_a_healthy_graph_is_predicted_to_run_and_does():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    loss = (x * w).exp().sum()
+    report = inspect_graph(loss)
+    assert not report.will_fail
+    assert {(s.node_name, s.attr) for s in report.saved} == {
+        ("MulBackward0", "self"),
+        ("MulBackward0", "other"),
+        ("ExpBackward0", "result"),
+    }
+    assert all(s.saved_version == s.current_version for s in report.saved)
+    loss.backward()
+    torch.testing.assert_close(x.grad, w.detach() * (x * w).exp().detach())
+
+
+def test_inspecting_changes_no_version_and_frees_nothing():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    z = x.exp()
+    versions = (x._version, z._version)
+    for _ in range(3):
+        inspect_graph(z.sum())
+    assert (x._version, z._version) == versions
+    z.sum().backward()  # still runs: the inspection freed no saved tensor
+    torch.testing.assert_close(x.grad, x.detach().exp())
+
+
+def test_a_saved_output_changed_in_place_is_stale_and_named_by_its_storage():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    z = x.exp()  # ExpBackward0 saves its output
+    z.add_(1)  # in place on the saved output, on purpose: backward needs the old exp(x)
+    report = inspect_graph(z, names={"z": z})
+    [stale] = report.stale
+    assert (stale.node_name, stale.attr, stale.name) == ("ExpBackward0", "result", "z")
+    assert (stale.saved_version, stale.current_version) == (0, 1)
+
+
+def test_a_custom_function_reports_which_of_its_saved_tensors_is_stale():
+    class Mul(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a
+
+    a = torch.ones(3, requires_grad=True)
+    b = torch.ones(3)
+    out = Mul.apply(a, b)
+    b.mul_(2)  # in place on a saved input, on purpose
+    report = inspect_graph(out, names={"a": a, "b": b})
+    assert [(s.attr, s.name, s.stale) for s in report.saved] == [
+        ("tensors[0]", "a", False),
+        ("tensors[1]", "b", True),
+    ]
+
+
+def test_tensors_packed_by_saved_tensors_hooks_are_listed_without_running_the_hooks():
+    unpacked = []
+
+    def unpack(packed):
+        unpacked.append(packed)
+        return packed
+
+    x = torch.ones(2, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t.clone(), unpack):
+        y = (x * x).sum()
+    report = inspect_graph(y)
+    assert [s.hooked for s in report.saved] == [True, True]
+    assert not report.stale and not unpacked
+
+
+def test_leaves_are_accumulate_grad_nodes_named_by_identity():
+    rnn = torch.nn.RNN(3, 4)
+    out, _ = rnn(torch.randn(5, 2, 3))
+    report = inspect_graph(out.sum(), names=dict(rnn.named_parameters()))
+    leaves = {n.leaf_name: n.leaf_shape for n in report.nodes if n.is_leaf}
+    assert leaves == {name: tuple(p.shape) for name, p in rnn.named_parameters()}
+    assert not report.will_fail
+
+
+def test_a_long_graph_is_walked_to_the_limit_and_drawn_with_a_more_marker():
+    rnn = torch.nn.RNN(3, 4)
+    h = torch.zeros(1, 2, 4)
+    for _ in range(30):  # carry the state without detaching: the graph grows every step
+        out, h = rnn(torch.randn(5, 2, 3), h)
+    full = inspect_graph(h)
+    capped = inspect_graph(h, limit=50)
+    assert len(capped.nodes) == 50 < len(full.nodes) and capped.truncated
+    assert "more nodes not shown" in full.to_text(max_nodes=10)
+    assert "... " in full.to_dot(max_nodes=10)
+
+
+def test_roots_that_are_leaves_or_outside_autograd_are_reported_as_such():
+    leaf = torch.ones(2, requires_grad=True)
+    plain = torch.ones(2)
+    report = inspect_graph(leaf, plain, names={"leaf": leaf, "plain": plain})
+    assert report.roots[0][0] == "leaf" and report.node(report.roots[0][1]).is_leaf
+    assert report.roots[1] == ("plain", None)
+    assert "plain: no graph" in report.to_text()
+
+
+def test_the_report_keeps_no_tensor_alive():
+    x = torch.ones(2, requires_grad=True)
+    h = torch.ones(2)
+    ref = weakref.ref(h)
+    report = inspect_graph((x * h).sum(), names={"h": h})
+    del h
+    assert ref() is None and report.saved
+
+
+def test_the_text_tree_marks_where_backward_will_fail():
+    x, h, out = _stale_graph()
+    text = inspect_graph(out, names={"h": h}).to_text()
+    assert "saved other (h): float32[2], saved v0, now v1 STALE  <- backward fails here" in text
+    assert "1 stale, 0 freed -> backward will fail" in text
+
+
+def test_the_dot_picture_draws_stale_saved_tensors_red_and_freed_ones_dashed():
+    x, h, out = _stale_graph()
+    dot = inspect_graph(out, names={"h": h}).to_dot()
+    stale_line = next(line for line in dot.splitlines() if "saved v0, now v1" in line)
+    assert "#cc0000" in stale_line
+    freed_dot = inspect_graph(_freed_graph()[-1]).to_dot()
+    assert any("dashed" in line and "freed" in line for line in freed_dot.splitlines())
+
+
+@pytest.mark.skipif(not graph_picture.has_graphviz(), reason="Graphviz `dot` not installed")
+def test_render_writes_an_svg_with_graphviz(tmp_path):
+    path = graph_picture.render(inspect_graph(_stale_graph()[-1]), tmp_path / "g.svg")
+    assert path.suffix == ".svg" and "<svg" in path.read_text()
+
+
+def test_render_falls_back_to_the_text_tree_without_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setattr(graph_picture.shutil, "which", lambda name: None)
+    path = graph_picture.render(inspect_graph(_stale_graph()[-1]), tmp_path / "g.svg")
+    assert path.name == "g.txt" and "STALE" in path.read_text()
+
+
+def test_render_rejects_a_format_it_cannot_write(tmp_path):
+    with pytest.raises(ValueError, match="use a .svg, .png or .dot"):
+        graph_picture.render(inspect_graph(_stale_graph()[-1]), tmp_path / "g.pdf")
