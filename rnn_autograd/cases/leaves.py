@@ -1,0 +1,482 @@
+"""Leaves and accumulation: which tensors get a ``.grad``, and how it fills up and empties.
+
+A backward writes gradients only into *leaves* that require grad (tensors without a
+``grad_fn``: parameters, inputs made with ``requires_grad=True``), through the ``AccumulateGrad``
+node at the end of each leaf's edge, and it *adds* to what is already there. Everything here
+follows from that: why ``y.grad`` is None, why ``w = w - lr * w.grad`` stops training, why a
+``.to()`` after ``requires_grad=True`` loses the gradient, and what ``zero_grad()`` leaves behind.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..spec import Close, Raises, Returns, Warned, case, snapshot
+
+_REQUIRES_GRAD = "https://pytorch.org/docs/stable/notes/autograd.html#setting-requires-grad"
+_IS_LEAF = "https://pytorch.org/docs/stable/generated/torch.Tensor.is_leaf.html"
+_ZERO_GRAD = "https://pytorch.org/docs/stable/generated/torch.optim.Optimizer.zero_grad.html"
+# The warning PyTorch emits when .grad is read on a non-leaf (stable since torch 1.5).
+_NON_LEAF_GRAD = Warned(UserWarning, r"\.grad attribute of a Tensor that is not a leaf Tensor")
+
+
+@case(
+    "leaves/requires-grad-propagates",
+    question="Why does y1 = 2 * x1 + state * x2 require grad when state does not?",
+    expect="state was made without requires_grad, so y1, computed with it, should not require grad either.",
+    outcome=Returns(
+        {
+            "state.requires_grad": False,
+            "y1.requires_grad": True,
+            "y1.is_leaf": False,
+            "y1.grad_fn": "AddBackward0",
+            "2 * state requires_grad": False,
+        }
+    ),
+    see_also=(_REQUIRES_GRAD, _IS_LEAF, "graph/backward-through-freed-graph"),
+)
+def requires_grad_propagates():
+    """Under grad mode an operation's output requires grad if *any* of its inputs does, and it
+    then gets a `grad_fn`: `y1` is the root of a recorded graph, not a leaf.
+
+    `state * x2` has one input that requires grad (`x2`), so autograd records `MulBackward0` and
+    the product requires grad; the same for `2 * x1`; their sum records `AddBackward0`. Having a
+    `grad_fn` makes `y1` a non-leaf: the backward passes *through* it to the leaves `x1`, `x2`
+    and never stores a gradient in it. That `state` does not require grad only means no edge
+    leads to it: it is saved (as the factor of `x2`'s gradient) but receives nothing. Predict the
+    variation: an operation whose inputs all do not require grad (`2 * state`) records nothing
+    and gives a leaf with `requires_grad=False`. This is why the notebook's RNN `state`, a
+    constant at first, requires grad after the first batch: it is computed from the weights.
+    """
+    x1 = torch.tensor([1.0], requires_grad=True)
+    x2 = torch.tensor([1.0], requires_grad=True)
+    state = torch.tensor([4.0])
+    y1 = 2 * x1 + state * x2
+    snapshot("y1 and the graph behind it", y1)
+    return {
+        "state.requires_grad": state.requires_grad,
+        "y1.requires_grad": y1.requires_grad,
+        "y1.is_leaf": y1.is_leaf,
+        "y1.grad_fn": type(y1.grad_fn).__name__,
+        "2 * state requires_grad": (2 * state).requires_grad,
+    }
+
+
+@case(
+    "leaves/grad-of-non-leaf-is-none",
+    question="Why is y1.grad None after y1.backward()?",
+    expect="y1.backward() computes dy1/dy1 = 1, so y1.grad should be tensor([1.]).",
+    outcome=Returns({"y1.grad": None, "x1.grad": torch.tensor([2.0])}, warns=(_NON_LEAF_GRAD,)),
+    fix="leaves/retain-grad",
+    see_also=(_IS_LEAF, "https://pytorch.org/docs/stable/generated/torch.Tensor.grad.html"),
+)
+def grad_of_non_leaf_is_none():
+    """Only leaves accumulate into `.grad`; the gradient flowing through a non-leaf is passed on
+    to its `grad_fn` and dropped, so `y1.grad` stays None and reading it warns.
+
+    Each leaf that requires grad has an `AccumulateGrad` node at the end of its edge; that node
+    is the only place a backward writes `.grad`. `y1` has a `grad_fn` (`AddBackward0`) instead:
+    the engine hands `AddBackward0` the incoming gradient (1), which computes its inputs'
+    gradients and forwards them, down to `x1`'s and `x2`'s `AccumulateGrad`. Keeping every
+    intermediate gradient would cost memory for every activation of a network, so it is not
+    done unless asked (`retain_grad()`). Because reading `.grad` of a non-leaf is almost always
+    a mistake, PyTorch returns None *and* emits a `UserWarning`.
+    """
+    x1 = torch.tensor([1.0], requires_grad=True)
+    x2 = torch.tensor([1.0], requires_grad=True)
+    state = torch.tensor([4.0])
+    y1 = 2 * x1 + state * x2
+    y1.backward()
+    return {"y1.grad": y1.grad, "x1.grad": x1.grad}
+
+
+@case(
+    "leaves/retain-grad",
+    question="How do I see the gradient that flows through an intermediate tensor?",
+    expect="",
+    outcome=Returns(
+        {"y1.grad": torch.tensor([3.0]), "y1.is_leaf": False, "x1.grad": torch.tensor([6.0])}
+    ),
+    see_also=(
+        "https://pytorch.org/docs/stable/generated/torch.Tensor.retain_grad.html",
+        "leaves/grad-of-non-leaf-is-none",
+    ),
+)
+def retain_grad():
+    """`y1.retain_grad()` hooks the non-leaf so that the gradient passing through it is also
+    stored in `y1.grad`; `y1` stays a non-leaf.
+
+    `retain_grad()` registers a hook on `y1`'s `grad_fn` that copies the incoming gradient into
+    `y1.grad` when the backward passes. For `loss = 3 · y1`, that gradient is dloss/dy1 = 3;
+    the backward then continues to the leaf: dloss/dx1 = 3 · 2 = 6. Nothing else changes:
+    `y1.is_leaf` is still False, and a second backward would *add* into `y1.grad` just as
+    leaves accumulate. For a one-off look, `torch.autograd.grad(loss, y1)` returns the gradient
+    without storing anything.
+    """
+    x1 = torch.tensor([1.0], requires_grad=True)
+    y1 = 2 * x1
+    y1.retain_grad()  # keep the gradient that passes through this non-leaf
+    loss = 3 * y1
+    loss.backward()
+    return {"y1.grad": y1.grad, "y1.is_leaf": y1.is_leaf, "x1.grad": x1.grad}
+
+
+@case(
+    "leaves/grads-accumulate",
+    question="Why does x.grad grow with every backward call?",
+    expect="Each backward computes the gradient, so x.grad should be 3 each time.",
+    outcome=Returns(
+        {
+            "x.grad after each backward": [3.0, 6.0, 9.0],
+            "x's edge ends in": "AccumulateGrad",
+            "x.grad is the same tensor throughout": True,
+        }
+    ),
+    see_also=("graph/retain-graph-shared-subgraph", "leaves/zero-grad-sets-none", _ZERO_GRAD),
+)
+def grads_accumulate():
+    """A leaf's gradient arrives through its `AccumulateGrad` node, which *adds* into `.grad`
+    (in place, once `.grad` exists) instead of overwriting it.
+
+    `3 * x` records `MulBackward0`, whose edge to `x` ends in `AccumulateGrad`. The first
+    backward finds `x.grad` undefined and stores the incoming 3. Each later backward adds its 3
+    into that same tensor: 6, then 9. Accumulation is deliberate: a parameter used twice in one
+    graph (an RNN's weights at every time step) receives the sum of both paths this way, and
+    gradients of several micro-batches can be summed before one optimizer step. The price is
+    that a training loop must empty `.grad` between steps (`zero_grad`); a reference to
+    `x.grad` taken earlier sees the later sums, because the tensor is updated in place.
+    """
+    x = torch.tensor([1.0], requires_grad=True)
+    y = 3 * x
+    node = type(y.grad_fn.next_functions[0][0]).__name__
+    seen = []
+    first_grad = None
+    for _ in range(3):
+        (3 * x).backward()
+        first_grad = x.grad if first_grad is None else first_grad
+        seen.append(x.grad.item())
+    return {
+        "x.grad after each backward": seen,
+        "x's edge ends in": node,
+        "x.grad is the same tensor throughout": first_grad is x.grad,
+    }
+
+
+def _sgd_on_one_weight(**options) -> tuple[nn.Parameter, torch.optim.SGD]:
+    """A parameter p = 2 with one gradient already accumulated (d(3p)/dp = 3)."""
+    p = nn.Parameter(torch.tensor([2.0]))
+    optimizer = torch.optim.SGD([p], lr=0.1, **options)
+    (3 * p).sum().backward()
+    return p, optimizer
+
+
+@case(
+    "leaves/zero-grad-sets-none",
+    question="What does optimizer.zero_grad() do to p.grad?",
+    expect="It fills p.grad with zeros.",
+    outcome=Returns(
+        {
+            "p.grad before": torch.tensor([3.0]),
+            "p.grad after zero_grad": None,
+            "p.grad after the next backward": torch.tensor([3.0]),
+        }
+    ),
+    see_also=(_ZERO_GRAD, "leaves/grad-zero-after-zero-grad", "leaves/none-grad-skips-step"),
+)
+def zero_grad_sets_none():
+    """Since torch 2.0 `zero_grad()` defaults to `set_to_none=True`: it sets `p.grad = None`
+    rather than filling it with zeros, and the next backward creates a fresh `.grad`.
+
+    Emptying `.grad` is what stops accumulation across steps (see `leaves/grads-accumulate`).
+    Setting it to None does that without a kernel launch per parameter and frees the memory
+    until the next backward, where `AccumulateGrad` finding no `.grad` simply stores the
+    incoming gradient: 3 again, not 3 + 3. The catch is for code that expects a tensor there:
+    `p.grad.zero_()`, `p.grad.norm()` or `p.grad += ...` on None fail, and optimizers skip
+    parameters whose `.grad` is None entirely (see `leaves/none-grad-skips-step`).
+    """
+    p, optimizer = _sgd_on_one_weight()
+    before = p.grad.clone()
+    optimizer.zero_grad()  # default set_to_none=True: p.grad becomes None, not zeros
+    after_zero = p.grad
+    (3 * p).sum().backward()
+    return {
+        "p.grad before": before,
+        "p.grad after zero_grad": after_zero,
+        "p.grad after the next backward": p.grad,
+    }
+
+
+@case(
+    "leaves/grad-zero-after-zero-grad",
+    question="Why does p.grad.zero_() fail right after optimizer.zero_grad()?",
+    expect="zero_grad() left a zero gradient, and zeroing zeros is harmless.",
+    outcome=Raises(AttributeError, r"'NoneType' object has no attribute 'zero_'"),
+    fix="leaves/zero-grad-keep-zeros",
+    see_also=(_ZERO_GRAD, "leaves/zero-grad-sets-none"),
+)
+def grad_zero_after_zero_grad():
+    """`optimizer.zero_grad()` set `p.grad` to None (the default since torch 2.0), and None has
+    no `zero_` method.
+
+    Code written for older releases often follows `zero_grad()` with its own clean-up of
+    `.grad` (`p.grad.zero_()`, `p.grad.detach_()`), or reads `p.grad` right after to log a norm.
+    With `set_to_none=True` there is no tensor until the next backward creates one, so such
+    code fails with an `AttributeError` on `NoneType` (not a torch error). Either pass
+    `set_to_none=False`, or guard with `if p.grad is not None`.
+    """
+    p, optimizer = _sgd_on_one_weight()
+    optimizer.zero_grad()  # default set_to_none=True: p.grad is now None
+    p.grad.zero_()  # in-place on a gradient that no longer exists
+
+
+@case(
+    "leaves/zero-grad-keep-zeros",
+    question="How do I keep p.grad as a tensor of zeros after zero_grad()?",
+    expect="",
+    outcome=Returns({"p.grad after zero_grad": torch.tensor([0.0]), "p.grad.zero_() ok": True}),
+    see_also=(_ZERO_GRAD, "leaves/grad-zero-after-zero-grad"),
+)
+def zero_grad_keep_zeros():
+    """`optimizer.zero_grad(set_to_none=False)` zeroes the existing `.grad` tensors in place, so
+    code that expects a tensor there keeps working.
+
+    With `set_to_none=False` each `p.grad` is detached from any graph and `zero_()`-ed, keeping
+    its memory allocated: a later `p.grad.zero_()` is a harmless no-op and the next backward
+    accumulates into the zeros. This costs a little memory and time against the default; the
+    alternative that keeps the default is to guard every use with `if p.grad is not None`.
+    """
+    p, optimizer = _sgd_on_one_weight()
+    optimizer.zero_grad(set_to_none=False)  # keep the tensors, fill them with zeros
+    after = p.grad.clone()
+    p.grad.zero_()  # in-place on zeros: fine, there is a tensor
+    return {"p.grad after zero_grad": after, "p.grad.zero_() ok": True}
+
+
+@case(
+    "leaves/none-grad-skips-step",
+    question="Does an optimizer step change a parameter whose .grad is None?",
+    expect="A None gradient is the same as a zero gradient.",
+    outcome=Returns(
+        {"p (grad zeros)": Close(torch.tensor([0.9])), "q (grad None)": torch.tensor([1.0])}
+    ),
+    see_also=(_ZERO_GRAD, "leaves/zero-grad-sets-none"),
+)
+def none_grad_skips_step():
+    """An optimizer skips parameters whose `.grad` is None, but a zero gradient is still a step:
+    with weight decay the parameter moves.
+
+    `SGD(weight_decay=1.0)` updates p ← p − lr·(grad + wd·p). `p` took part in the loss with
+    factor 0, so its `.grad` is a tensor of zeros and the step still applies the decay:
+    1 − 0.1·(0 + 1·1) = 0.9. `q` was not in the graph at all, so no backward wrote its `.grad`:
+    it is None and `step()` leaves `q` untouched. The same difference appears with momentum or
+    Adam state, which keep moving on zeros. This is the third behaviour change that the
+    `zero_grad` docs list for `set_to_none=True`.
+    """
+    p = nn.Parameter(torch.tensor([1.0]))
+    q = nn.Parameter(torch.tensor([1.0]))
+    optimizer = torch.optim.SGD([p, q], lr=0.1, weight_decay=1.0)
+    (0 * p).sum().backward()  # p.grad = 0; q is not in the graph
+    optimizer.step()
+    return {"p (grad zeros)": p.detach().clone(), "q (grad None)": q.detach().clone()}
+
+
+@case(
+    "leaves/manual-update-makes-non-leaf",
+    question="Why is w.grad None after the second step of my hand-written gradient descent?",
+    expect="w = w - lr * w.grad updates w, and the next backward fills w.grad again.",
+    outcome=Returns(
+        {"w.is_leaf": False, "w.grad_fn": "SubBackward0", "w.grad": None},
+        warns=(_NON_LEAF_GRAD,),
+    ),
+    fix="leaves/manual-update-under-no-grad",
+    see_also=(_IS_LEAF, "leaves/grad-of-non-leaf-is-none"),
+)
+def manual_update_makes_non_leaf():
+    """`w - lr * w.grad` is an operation on a tensor that requires grad, so its result is a new
+    *non-leaf* with a `grad_fn`; rebinding the name `w` to it leaves the real leaf behind.
+
+    After the first backward, `w.grad` holds 2·w. The update runs in grad mode with an input
+    that requires grad (`w`), so autograd records it: the new `w` has
+    `grad_fn=SubBackward0` and is not a leaf. The second forward builds its graph on this
+    non-leaf, and its backward flows *through* it, via `SubBackward0`, into the original leaf's
+    `AccumulateGrad`. Nothing is stored in the new `w.grad`: reading it gives None and a
+    warning, and the next update (`lr * None`) raises a `TypeError`. Every step would also chain
+    the graphs of all previous steps together.
+    """
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    lr = 0.25
+    (w**2).sum().backward()
+    w = w - lr * w.grad  # recorded: the new w is SubBackward0's output, not a leaf
+    (w**2).sum().backward()
+    return {"w.is_leaf": w.is_leaf, "w.grad_fn": type(w.grad_fn).__name__, "w.grad": w.grad}
+
+
+@case(
+    "leaves/manual-update-under-no-grad",
+    question="How do I write a gradient-descent step by hand so that w stays a leaf?",
+    expect="",
+    outcome=Returns(
+        {
+            "w after two steps": torch.tensor([0.25, 0.5]),
+            "w.is_leaf": True,
+            "w.grad_fn": None,
+            "w._version": 2,
+        }
+    ),
+    see_also=("leaves/manual-update-makes-non-leaf", "grad-mode/leaf-inplace-under-no-grad"),
+)
+def manual_update_under_no_grad():
+    """Update in place under `torch.no_grad()` and empty `.grad` afterwards: the same leaf object
+    gets new values, and nothing about the update is recorded.
+
+    `w -= lr * w.grad` writes into `w`'s own storage, so the name keeps pointing at the leaf;
+    under no-grad mode no node is recorded (and the in-place op on a leaf that requires grad is
+    allowed, see `grad-mode/leaf-inplace-outside-no-grad`). Each update bumps `w._version`,
+    which is harmless because the graph that saved `w` has already been used. With the loss
+    Σw², the gradient is 2·w and lr = 0.25 halves w each step: [1, 2] → [0.5, 1] → [0.25, 0.5].
+    Setting `w.grad = None` is what `zero_grad()` does; without it the second gradient would be
+    added to the first.
+    """
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    lr = 0.25
+    for _ in range(2):
+        (w**2).sum().backward()
+        with torch.no_grad():  # the update is not part of any graph
+            w -= lr * w.grad  # in-place: same leaf object, version + 1
+        w.grad = None  # as zero_grad(): stop this gradient adding into the next
+    return {
+        "w after two steps": w.detach().clone(),
+        "w.is_leaf": w.is_leaf,
+        "w.grad_fn": w.grad_fn,
+        "w._version": w._version,
+    }
+
+
+@case(
+    "leaves/to-dtype-makes-non-leaf",
+    question="Why is x.grad None when I create x with requires_grad=True and then call .to(torch.float64)?",
+    expect="x was created with requires_grad=True, so x.grad is filled by the backward.",
+    outcome=Returns(
+        {
+            "x.is_leaf": False,
+            "x.grad_fn": "ToCopyBackward0",
+            "x.grad": None,
+            "same-dtype .to() returns the leaf itself": True,
+        },
+        warns=(_NON_LEAF_GRAD,),
+    ),
+    fix="leaves/requires-grad-after-conversion",
+    see_also=(_IS_LEAF, "https://pytorch.org/docs/stable/generated/torch.Tensor.to.html"),
+)
+def to_dtype_makes_non_leaf():
+    """`.to(torch.float64)` (like `.cuda()` or `.double()`) is an operation: on a tensor that
+    requires grad it records `ToCopyBackward0`, and the name `x` ends up on its non-leaf output.
+
+    `torch.tensor(..., requires_grad=True)` creates a float32 leaf. Converting it makes a new
+    tensor whose `grad_fn` leads back to that leaf, and the gradient of the backward flows
+    through `ToCopyBackward0` into the float32 leaf's `.grad`, which no name refers to any more.
+    The float64 `x` is a non-leaf, so `x.grad` is None with a warning. The variation that
+    surprises: when no conversion is needed (`.to(torch.float32)` on a float32 tensor, `.cuda()`
+    on a tensor already there) `.to()` returns `self`, the leaf, and everything works, so the
+    same code can pass on one machine and fail on another.
+    """
+    leaf = torch.tensor([1.0, 2.0], requires_grad=True)
+    same = leaf.to(torch.float32)  # no conversion needed: returns leaf itself
+    x = torch.tensor([1.0, 2.0], requires_grad=True).to(torch.float64)  # recorded conversion
+    (x**2).sum().backward()
+    return {
+        "x.is_leaf": x.is_leaf,
+        "x.grad_fn": type(x.grad_fn).__name__,
+        "x.grad": x.grad,
+        "same-dtype .to() returns the leaf itself": same is leaf,
+    }
+
+
+@case(
+    "leaves/requires-grad-after-conversion",
+    question="How do I get a float64 (or GPU) tensor that is a leaf and receives .grad?",
+    expect="",
+    outcome=Returns(
+        {
+            "x.is_leaf": True,
+            "x.grad": torch.tensor([2.0, 4.0], dtype=torch.float64),
+            "made directly: is_leaf": True,
+        }
+    ),
+    see_also=("leaves/to-dtype-makes-non-leaf", _IS_LEAF),
+)
+def requires_grad_after_conversion():
+    """Convert first, then ask for gradients: `.to(torch.float64).requires_grad_()`, or create
+    the tensor with the final `dtype`/`device` and `requires_grad=True` in one call.
+
+    A conversion of a tensor that does not require grad records nothing, so its result is a
+    leaf; `requires_grad_()` then turns on gradient tracking for that leaf object. The backward
+    of Σx² stores 2·x = [2, 4], in float64, in the `.grad` of the tensor the name `x` refers
+    to. For module parameters, `model.to(device)` does this right: `nn.Module.to` converts each
+    parameter's data in place, so parameters stay leaves.
+    """
+    x = torch.tensor([1.0, 2.0]).to(torch.float64).requires_grad_()  # leaf, then tracked
+    direct = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    (x**2).sum().backward()
+    return {"x.is_leaf": x.is_leaf, "x.grad": x.grad, "made directly: is_leaf": direct.is_leaf}
+
+
+@case(
+    "leaves/requires-grad-false-on-non-leaf",
+    question="Why can't I stop gradients with y.requires_grad_(False) on a computed tensor?",
+    expect="requires_grad_(False) switches gradients off for y, as it does for a parameter.",
+    outcome=Raises(RuntimeError, r"you can only change requires_grad flags of leaf variables"),
+    fix="leaves/detach-to-stop-gradient",
+    see_also=(_REQUIRES_GRAD, "leaves/requires-grad-propagates"),
+)
+def requires_grad_false_on_non_leaf():
+    """A non-leaf's `requires_grad` is not a setting but a consequence of having a `grad_fn`, so
+    only leaves may change the flag; PyTorch points to `detach()` instead.
+
+    On a leaf, `requires_grad` decides whether an `AccumulateGrad` node will be created for it:
+    switching it off (freezing a parameter) is legal. `y = x * 2` requires grad *because*
+    autograd recorded `MulBackward0` for it, and turning the flag off would contradict the graph
+    that already exists, so `requires_grad_(False)` (or `y.requires_grad = False`) raises.
+    Setting it to True on a non-leaf that already requires grad is a silent no-op. To use y's
+    value without its history, take `y.detach()`.
+    """
+    x = torch.tensor([3.0], requires_grad=True)
+    y = x * 2
+    y.requires_grad_(False)  # a non-leaf's flag follows its grad_fn: refused
+
+
+@case(
+    "leaves/detach-to-stop-gradient",
+    question="How do I use a computed value in further computation without gradients flowing back through it?",
+    expect="",
+    outcome=Returns(
+        {
+            "x.grad": torch.tensor([6.0]),
+            "without detach, x.grad would be": torch.tensor([12.0]),
+            "y.requires_grad": True,
+        }
+    ),
+    see_also=("leaves/requires-grad-false-on-non-leaf", "detach/detach-vs-clone"),
+)
+def detach_to_stop_gradient():
+    """`y.detach()` is y's value as a constant: the graph behind `y` is left as it is, and the
+    new computation treats the detached tensor as a leaf that needs no gradient.
+
+    With x = 3 and y = 2·x = 6, `z = y.detach() * x` is 6·x to autograd, so dz/dx = 6. Without
+    the detach, z = 2·x·x and dz/dx = 4·x = 12: the second path through `y` adds 6. `y` itself
+    still requires grad and keeps its `grad_fn`; only the detached tensor has no history.
+    Stopping a gradient this way is how RNN training keeps the hidden state's values across
+    batches while cutting its history (see `detach/lstm-tuple-state-both`).
+    """
+    x = torch.tensor([3.0], requires_grad=True)
+    y = x * 2
+    z = y.detach() * x  # y's value as a constant: no gradient flows back through y
+    z.backward()
+    x_again = torch.tensor([3.0], requires_grad=True)
+    (x_again * 2 * x_again).backward()
+    return {
+        "x.grad": x.grad,
+        "without detach, x.grad would be": x_again.grad,
+        "y.requires_grad": y.requires_grad,
+    }
