@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rnn_autograd.limits import counting_limit, counting_source, exact_limit, monte_carlo
+from rnn_autograd.tasks import delayed_recall_limit, delayed_recall_source
 
 
 def test_runs_of_length_one_are_uniform_over_eleven_values_so_perplexity_is_eleven():
@@ -71,3 +72,24 @@ def test_unknown_context_and_missing_window_are_errors():
         counting_limit(context="windowed")
     with pytest.raises(ValueError, match="needs num_steps"):
         counting_limit(context="fresh")
+
+
+def test_delayed_recall_carried_limit_is_one_key_per_episode():
+    result = delayed_recall_limit(delay=6, num_keys=4, context="carried")
+    assert result.cross_entropy_nats == pytest.approx(math.log(4) / 7, rel=1e-9)
+
+
+def test_delayed_recall_fresh_limit_is_above_carried_when_the_window_is_shorter_than_the_delay():
+    carried = delayed_recall_limit(delay=6, num_keys=4, context="carried")
+    short = delayed_recall_limit(delay=6, num_keys=4, context="fresh", num_steps=5)
+    assert short.cross_entropy_nats > carried.cross_entropy_nats + 0.05
+
+
+@pytest.mark.parametrize(("context", "num_steps"), [("carried", None), ("fresh", 5)])
+def test_delayed_recall_limit_agrees_with_the_filter_over_a_long_sample(context, num_steps):
+    source = delayed_recall_source(delay=6, num_keys=3)
+    tokens = source.sample(40_000, np.random.default_rng(2))
+    ce, acc = monte_carlo(source, tokens, context, num_steps)
+    exact = exact_limit(source, context, num_steps)
+    assert ce == pytest.approx(exact.cross_entropy_nats, abs=0.02)
+    assert acc == pytest.approx(exact.accuracy, abs=0.01)
