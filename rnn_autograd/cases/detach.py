@@ -123,7 +123,11 @@ def data_inplace_silently_wrong_grad():
             "x.is_leaf": True,
         }
     ),
-    see_also=("detach/data-inplace-silently-wrong-grad", "grad-mode/leaf-inplace-under-no-grad"),
+    see_also=(
+        _INPLACE_CHECKS,
+        "detach/data-inplace-silently-wrong-grad",
+        "grad-mode/leaf-inplace-under-no-grad",
+    ),
 )
 def update_after_backward():
     """Change `x` after the backward has consumed the saved `x`: the gradient is the one of the
@@ -298,7 +302,11 @@ def lstm_tuple_state():
     outcome=Returns(
         {"h.is_leaf": True, "c.is_leaf": True, "backward on batch 2": "ok", "state dtype": "tuple"}
     ),
-    see_also=("detach/lstm-tuple-state", "detach/detach-vs-clone"),
+    see_also=(
+        "https://pytorch.org/docs/stable/generated/torch.nn.LSTM.html",
+        "detach/lstm-tuple-state",
+        "detach/detach-vs-clone",
+    ),
 )
 def lstm_tuple_state_both():
     """Detach every tensor of the state: `state = tuple(s.detach() for s in state)`; both `h` and
@@ -342,7 +350,11 @@ def lstm_tuple_state_both():
             "x.grad through the clone": torch.tensor([2.0, 2.0]),
         }
     ),
-    see_also=(_DETACH_DOC, "https://pytorch.org/docs/stable/generated/torch.clone.html"),
+    see_also=(
+        _DETACH_DOC,
+        "https://pytorch.org/docs/stable/generated/torch.clone.html",
+        "detach/clone-before-inplace",
+    ),
 )
 def detach_vs_clone():
     """`detach()` drops the history and keeps the memory; `clone()` copies the memory and keeps

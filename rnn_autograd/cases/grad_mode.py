@@ -74,7 +74,11 @@ def no_grad_outputs():
             "x.grad": torch.tensor([2.0]),
         }
     ),
-    see_also=(_GRAD_MODES, "https://pytorch.org/docs/stable/generated/torch.enable_grad.html"),
+    see_also=(
+        _GRAD_MODES,
+        "https://pytorch.org/docs/stable/generated/torch.enable_grad.html",
+        "grad-mode/no-grad-decorator",
+    ),
 )
 def enable_grad_inside_no_grad():
     """Grad mode is a thread-local flag that each context manager sets on entry and restores on
@@ -116,7 +120,11 @@ def _forward(model: nn.Module, X: torch.Tensor, train: bool) -> torch.Tensor:
             "grad mode afterwards": True,
         }
     ),
-    see_also=(_GRAD_MODES, "https://pytorch.org/docs/stable/generated/torch.set_grad_enabled.html"),
+    see_also=(
+        _GRAD_MODES,
+        "https://pytorch.org/docs/stable/generated/torch.set_grad_enabled.html",
+        "grad-mode/eval-does-not-disable-grad",
+    ),
 )
 def set_grad_enabled_for_evaluation():
     """`torch.set_grad_enabled(flag)` is no_grad/enable_grad chosen by a boolean: one code path
@@ -151,7 +159,11 @@ def set_grad_enabled_for_evaluation():
             "eval() and no_grad: out.requires_grad": False,
         }
     ),
-    see_also=(_GRAD_MODES, "https://pytorch.org/docs/stable/generated/torch.nn.Module.html"),
+    see_also=(
+        _GRAD_MODES,
+        "https://pytorch.org/docs/stable/generated/torch.nn.Module.html",
+        "grad-mode/set-grad-enabled-for-evaluation",
+    ),
 )
 def eval_does_not_disable_grad():
     """`model.eval()` only sets `module.training = False` on every submodule (dropout stops
@@ -354,7 +366,11 @@ def leaf_inplace_outside_no_grad():
             "w._version": 1,
         }
     ),
-    see_also=("grad-mode/leaf-inplace-outside-no-grad", "leaves/manual-update-under-no-grad"),
+    see_also=(
+        _NO_GRAD,
+        "grad-mode/leaf-inplace-outside-no-grad",
+        "leaves/manual-update-under-no-grad",
+    ),
 )
 def leaf_inplace_under_no_grad():
     """Under `torch.no_grad()` the in-place update is not recorded, so it is allowed: `w` stays
@@ -448,7 +464,11 @@ def no_grad_view_modified_with_grad():
     outcome=Returns(
         {"w": torch.tensor([0.0, 2.0]), "w._version": 1, "w.is_leaf": True, "w.grad_fn": None}
     ),
-    see_also=("grad-mode/no-grad-view-modified-with-grad", "grad-mode/leaf-inplace-under-no-grad"),
+    see_also=(
+        _NO_GRAD,
+        "grad-mode/no-grad-view-modified-with-grad",
+        "grad-mode/leaf-inplace-under-no-grad",
+    ),
 )
 def no_grad_view_modified_in_no_grad():
     """Take the slice and change it inside the same `torch.no_grad()` block: the write is an

@@ -69,7 +69,11 @@ def requires_grad_propagates():
     expect="y1.backward() computes dy1/dy1 = 1, so y1.grad should be tensor([1.]).",
     outcome=Returns({"y1.grad": None, "x1.grad": torch.tensor([2.0])}, warns=(_NON_LEAF_GRAD,)),
     fix="leaves/retain-grad",
-    see_also=(_IS_LEAF, "https://pytorch.org/docs/stable/generated/torch.Tensor.grad.html"),
+    see_also=(
+        _IS_LEAF,
+        "https://pytorch.org/docs/stable/generated/torch.Tensor.grad.html",
+        "leaves/requires-grad-propagates",
+    ),
 )
 def grad_of_non_leaf_is_none():
     """Only leaves accumulate into `.grad`; the gradient flowing through a non-leaf is passed on
@@ -324,7 +328,11 @@ def manual_update_makes_non_leaf():
             "w._version": 2,
         }
     ),
-    see_also=("leaves/manual-update-makes-non-leaf", "grad-mode/leaf-inplace-under-no-grad"),
+    see_also=(
+        "https://pytorch.org/docs/stable/generated/torch.no_grad.html",
+        "leaves/manual-update-makes-non-leaf",
+        "grad-mode/leaf-inplace-under-no-grad",
+    ),
 )
 def manual_update_under_no_grad():
     """Update in place under `torch.no_grad()` and empty `.grad` afterwards: the same leaf object
@@ -367,7 +375,11 @@ def manual_update_under_no_grad():
         warns=(_NON_LEAF_GRAD,),
     ),
     fix="leaves/requires-grad-after-conversion",
-    see_also=(_IS_LEAF, "https://pytorch.org/docs/stable/generated/torch.Tensor.to.html"),
+    see_also=(
+        _IS_LEAF,
+        "https://pytorch.org/docs/stable/generated/torch.Tensor.to.html",
+        "leaves/manual-update-makes-non-leaf",
+    ),
 )
 def to_dtype_makes_non_leaf():
     """`.to(torch.float64)` (like `.cuda()` or `.double()`) is an operation: on a tensor that
@@ -457,7 +469,11 @@ def requires_grad_false_on_non_leaf():
             "y.requires_grad": True,
         }
     ),
-    see_also=("leaves/requires-grad-false-on-non-leaf", "detach/detach-vs-clone"),
+    see_also=(
+        "https://pytorch.org/docs/stable/generated/torch.Tensor.detach.html",
+        "leaves/requires-grad-false-on-non-leaf",
+        "detach/detach-vs-clone",
+    ),
 )
 def detach_to_stop_gradient():
     """`y.detach()` is y's value as a constant: the graph behind `y` is left as it is, and the
