@@ -1,0 +1,129 @@
+"""Directives that generate reference pages from the code, so they never drift from it.
+
+- ``{cli-reference}``: the ``--help`` of ``rnn-autograd`` and of each subcommand, taken from
+  ``rnn_autograd.cli.build_parser()`` at build time.
+- ``{api-reference}``: autodoc of the public surface (``rnn_autograd.__all__``) followed by one
+  section per module of the pipeline that exists in this checkout, each without the names already
+  documented on the public surface (documenting an object twice is a Sphinx warning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+# The modules of the pipeline and the tools, in reading order; those absent are left out.
+API_MODULES = (
+    ("rnn_autograd.spec", "The case machinery"),
+    ("rnn_autograd.inspector", "Inspecting a graph before backward"),
+    ("rnn_autograd.graph_picture", "Pictures of a graph"),
+    ("rnn_autograd.explain", "Explaining an autograd error"),
+    ("rnn_autograd.diagnose", "Diagnosing a training loop"),
+    ("rnn_autograd.data", "Data"),
+    ("rnn_autograd.corpus", "Character corpora"),
+    ("rnn_autograd.model", "Model"),
+    ("rnn_autograd.state", "Hidden-state strategies"),
+    ("rnn_autograd.train", "Training"),
+    ("rnn_autograd.predict", "Prediction"),
+    ("rnn_autograd.memory", "Autograd memory"),
+    ("rnn_autograd.limits", "What the synthetic data allows"),
+    ("rnn_autograd.bench", "The strategy benchmark"),
+    ("rnn_autograd.errors", "Errors"),
+)
+
+HELP_COLUMNS = "88"
+
+
+def existing_api_modules() -> list[tuple[str, str]]:
+    """The modules of ``API_MODULES`` present in this checkout."""
+    return [(m, t) for m, t in API_MODULES if importlib.util.find_spec(m) is not None]
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _help(parser: argparse.ArgumentParser) -> str:
+    # argparse wraps to the terminal's width: fix it so the page is the same on every machine.
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_COLUMNS
+    try:
+        return parser.format_help()
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+
+
+class CliReference(SphinxDirective):
+    """One section per subcommand with its ``--help``, from the live parser."""
+
+    def run(self) -> list[nodes.Node]:
+        from rnn_autograd.cli import build_parser
+
+        parser = build_parser()
+        out: list[nodes.Node] = [nodes.literal_block("", _help(parser), language="none")]
+        for name, sub in sorted(_subparsers(parser).items()):
+            section = nodes.section(ids=[nodes.make_id(f"cli-{name}")], names=[f"cli-{name}"])
+            title = f"rnn-autograd {name}"
+            section += nodes.title(title, "", nodes.literal(title, title))
+            self.state.document.note_explicit_target(section, section)
+            if sub.description:
+                section += nodes.paragraph(sub.description, sub.description)
+            section += nodes.literal_block("", _help(sub), language="none")
+            out.append(section)
+        return out
+
+
+class ApiReference(SphinxDirective):
+    """Autodoc of the public surface, then of each existing module of the pipeline."""
+
+    def run(self) -> list[nodes.Node]:
+        import rnn_autograd
+
+        public = [n for n in rnn_autograd.__all__ if not n.startswith("_")]
+        lines = [
+            "## The public surface: `import rnn_autograd`",
+            "",
+            "```{automodule} rnn_autograd",
+            ":members: " + ", ".join(public),
+            "```",
+            "",
+        ]
+        for module, title in existing_api_modules():
+            mod = importlib.import_module(module)
+            lines += [f"## {title}: `{module}`", "", f"```{{automodule}} {module}"]
+            if hasattr(mod, "__all__"):
+                own = [
+                    n
+                    for n in mod.__all__
+                    if not (n in public and getattr(rnn_autograd, n, None) is getattr(mod, n, None))
+                ]
+                # An empty ":members:" would mean *all* members: leave the option out instead.
+                lines += [":members: " + ", ".join(own)] if own else []
+            else:
+                lines += [":members:"]
+            lines += ["```", ""]
+        container = nodes.section()
+        self.state.nested_parse(
+            StringList(lines, source="api-reference"), 0, container, match_titles=True
+        )
+        return list(container.children)
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("cli-reference", CliReference)
+    app.add_directive("api-reference", ApiReference)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,60 @@
+"""Sphinx configuration for the rnn-autograd docs.
+
+Built strictly and freshly (``make docs``: ``sphinx-build -E -W --keep-going``): every case on
+every page is run at build time by the ``{case}`` directive in ``_ext/``, and a declaration that
+no longer matches what torch does fails the build.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent))
+
+import rnn_autograd  # noqa: E402 - after the path set-up, so a plain checkout builds too
+
+project = "rnn-autograd"
+author = "rnn-autograd contributors"
+copyright = "rnn-autograd contributors"
+release = rnn_autograd.__version__
+version = release
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx_copybutton",
+    "case_directive",
+    "reference_pages",
+]
+
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
+
+myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
+myst_substitutions = {"torch_version": torch.__version__}
+myst_heading_anchors = 3
+
+# Every registered case must have its place on exactly one page.
+rnn_cases_require_all = True
+
+html_theme = "furo"
+html_title = f"rnn-autograd {release}"
+html_static_path = ["_static"]
+html_css_files = ["cases.css"]
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+
+copybutton_prompt_text = r"\$ |>>> "
+copybutton_prompt_is_regexp = True
+
+# Shown in the footer of the generated reports and the case outcomes.
+rst_epilog = ""
+html_context = {"torch_version": torch.__version__}
