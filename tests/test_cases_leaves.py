@@ -144,3 +144,22 @@ def test_set_grad_enabled_called_as_a_function_stays_in_effect_until_changed_bac
         assert not (torch.ones(1, requires_grad=True) * 2).requires_grad
     finally:
         torch.set_grad_enabled(before)
+
+
+def test_an_inplace_change_under_inference_mode_still_bumps_a_normal_tensors_version():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    loss = (w**2).sum()
+    with torch.inference_mode():  # the mode that skips version counting, for its own tensors
+        w.add_(1)  # in-place on a normal tensor: counted all the same
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_a_view_taken_under_no_grad_reports_its_bases_requires_grad_without_history():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    with torch.no_grad():  # the view's creation is not recorded
+        first = w[0:1]
+    assert first.requires_grad
+    assert first.grad_fn is None
+    assert first._base is w

@@ -33,14 +33,16 @@ def inplace_on_detached_breaks_backward():
     `loss = (x ** 2).sum()` records `PowBackward0`, which *saves* `x` (the gradient of x² is
     2·x) together with the version `x` had then: 0. `x.detach()` returns a tensor without
     `grad_fn` and with `requires_grad=False`, but it shares `x`'s storage *and* its version
-    counter (PyTorch's `variable_version.h`: "detached variables share the version counter of
-    the source"). `add_(1)` bumps that shared counter, so `x._version` is now 1. When the
-    backward reaches `PowBackward0` and unpacks the saved `x`, it compares 1 with the recorded 0
-    and raises rather than use values that are no longer the ones the forward saw.
+    counter (PyTorch's `c10/core/TensorImpl.h`, note "Version Counter Sharing": "`x.detach()`
+    shares the version counter of `x`"). `add_(1)` bumps that shared counter, so `x._version`
+    is now 1. When the backward reaches `PowBackward0` and unpacks the saved `x`, it compares 1
+    with the recorded 0 and raises rather than use values that are no longer the ones the
+    forward saw.
 
-    Predict a variation: change only a node that saves nothing (say `loss = (x * 2).sum()`,
-    whose `MulBackward0` with a Python scalar saves no tensor) and the backward succeeds. Make
-    the change on `x.detach().clone()` and it succeeds too: a clone has its own storage and
+    Predict a variation: build the loss from nodes that save nothing of `x` (say
+    `loss = (x * 2).sum()`: a multiplication by a Python number saves no tensor) and the same
+    change passes unnoticed, with the correct gradient 2. Make the change on
+    `x.detach().clone()` and it passes too: a clone has its own storage and
     counter.
     """
     x = torch.tensor([1.0, 2.0], requires_grad=True)
@@ -89,7 +91,12 @@ def clone_before_inplace():
     expect="Either an error like with x.detach(), or the gradient of the loss actually computed: [2, 4].",
     outcome=Returns({"x._version": 0, "x.grad": torch.tensor([4.0, 6.0])}),
     fix="detach/update-after-backward",
-    see_also=(_DETACH_DOC, _INPLACE_CHECKS, "detach/inplace-on-detached-breaks-backward"),
+    see_also=(
+        _DETACH_DOC,
+        _INPLACE_CHECKS,
+        "https://github.com/pytorch/pytorch/issues/5396",
+        "detach/inplace-on-detached-breaks-backward",
+    ),
 )
 def data_inplace_silently_wrong_grad():
     """`.data` shares `x`'s storage but *not* its version counter, so autograd cannot tell that
@@ -97,7 +104,9 @@ def data_inplace_silently_wrong_grad():
 
     The forward computed `loss = 1² + 2²` from x = [1, 2] and `PowBackward0` saved `x` at version
     0. `x.data` is a tensor over the same memory with a fresh version counter of its own (unlike
-    `x.detach()`, which shares `x`'s). `add_(1)` writes [2, 3] into the shared memory and bumps
+    `x.detach()`, which shares `x`'s; PyTorch's `TensorImpl.h` note "Version Counter Sharing"
+    lists "`x.data` does not share the version counter of `x`" as deliberate, see
+    pytorch/pytorch#5396). `add_(1)` writes [2, 3] into the shared memory and bumps
     only that fresh counter: `x._version` stays 0. The backward unpacks the saved `x`, finds
     version 0 as recorded, and computes 2·x with the *current* values: [4, 6], where the loss
     that was computed has gradient [2, 4]. The same code with `x.detach()` raises instead
@@ -172,9 +181,10 @@ def detach_in_place_same_object():
     trailing underscore marks an in-place method), with `grad_fn` None, `is_leaf` True (a tensor
     that does not require grad is a leaf by definition) and `requires_grad` False. The values are
     untouched and the version counter is not bumped: only the autograd metadata changed.
-    Because it is the same object, `alias = y` taken before the call is detached too, which is
-    what the notebook's `state.detach_()` relies on; `detach()` would have returned a new object
-    and left `alias` attached to the graph.
+    Because it is the same object, `alias = y` taken before the call is detached too; a bare
+    `y.detach()` statement, by contrast, would return a new object, throw it away and leave `y`
+    attached. That is why the notebook's `state.detach_()` works as a statement on its own,
+    while the out-of-place form must be assigned: `state = state.detach()`.
     """
     x = torch.tensor([1.0], requires_grad=True)
     y = x * 2

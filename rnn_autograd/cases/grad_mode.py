@@ -414,8 +414,9 @@ def no_grad_update_before_backward():
     under `torch.no_grad()` is allowed (nothing is recorded) but it writes `w`'s storage in
     place, so the counter becomes 1. The backward unpacks the saved `w`, sees 1 where it recorded
     0 and raises, which is correct: the gradient would otherwise be computed from the updated
-    values. Only inference mode skips version counting, and its tensors cannot be saved at all
-    (see `grad-mode/inference-tensor-in-autograd`).
+    values. Inference mode would not help either: an in-place op on a normal tensor bumps its
+    counter there too; only the tensors inference mode *creates* have no counter, and those
+    cannot be saved at all (see `grad-mode/inference-tensor-in-autograd`).
     """
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     loss = (w**2).sum()  # PowBackward0 saves w at version 0
@@ -440,16 +441,16 @@ def no_grad_view_modified_with_grad():
     be recorded in the base's history, and refuses.
 
     `w[0:1]` taken under `torch.no_grad()` is a view of `w`: same memory, same version counter,
-    `_base is w`, and it reports `w`'s `requires_grad` (True) while having no `grad_fn`, because
-    its creation was not recorded; autograd remembers that it was made in no-grad mode. An
-    in-place op on a view in grad mode is normally recorded into the *base's* history, so that
-    gradients through `w` see the change. For a view made in no-grad mode that would mix a
-    recorded change into a slice whose creation was deliberately not recorded, and ignoring it
-    would let `w`'s graph miss a change to its values; the message calls the use "ambiguous and
-    error-prone", and PyTorch raises before writing anything. (PyTorch's own C++ tests pin this
-    down, along with a known oddity: such a view is a leaf, yet a backward through it fills no
-    `.grad`.)
-    Doing both the view and the change inside the no_grad block (or both outside) is allowed.
+    `_base is w`. Its creation was not recorded, so it has no `grad_fn`, yet it reports `w`'s
+    `requires_grad` (True), and autograd marks it as made in no-grad mode. An in-place op on a
+    view in grad mode is normally recorded into the *base's* history, so that gradients through
+    `w` account for the change. Here that would record a change made through a slice whose
+    creation was deliberately left out of the graph, while not recording it would let `w`'s
+    graph miss a change of its values; PyTorch calls the use "ambiguous and error-prone" and
+    raises before writing anything (`w` is unchanged). Doing both the view and the change
+    inside the no_grad block, or both outside it, is allowed. PyTorch's C++ tests pin this down,
+    together with a known oddity of such views: they are leaves, yet a backward through them
+    fills no `.grad`.
     """
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     with torch.no_grad():  # the view is created without recording

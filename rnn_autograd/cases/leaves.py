@@ -145,11 +145,12 @@ def grads_accumulate():
 
     `3 * x` records `MulBackward0`, whose edge to `x` ends in `AccumulateGrad`. The first
     backward finds `x.grad` undefined and stores the incoming 3. Each later backward adds its 3
-    into that same tensor: 6, then 9. Accumulation is deliberate: a parameter used twice in one
-    graph (an RNN's weights at every time step) receives the sum of both paths this way, and
-    gradients of several micro-batches can be summed before one optimizer step. The price is
-    that a training loop must empty `.grad` between steps (`zero_grad`); a reference to
-    `x.grad` taken earlier sees the later sums, because the tensor is updated in place.
+    into that same tensor: 6, then 9. (Within *one* backward, the paths to a leaf used twice,
+    like an RNN's weights at every time step, are summed by the engine before `AccumulateGrad`
+    runs once.) Accumulating across backward calls is deliberate: the gradients of several
+    micro-batches or separately backpropagated losses add up before one optimizer step. The
+    price is that a training loop must empty `.grad` between steps (`zero_grad`); a reference
+    to `x.grad` taken earlier sees the later sums, because the tensor is updated in place.
     """
     x = torch.tensor([1.0], requires_grad=True)
     y = 3 * x
@@ -446,8 +447,8 @@ def requires_grad_false_on_non_leaf():
     """A non-leaf's `requires_grad` is not a setting but a consequence of having a `grad_fn`, so
     only leaves may change the flag; PyTorch points to `detach()` instead.
 
-    On a leaf, `requires_grad` decides whether an `AccumulateGrad` node will be created for it:
-    switching it off (freezing a parameter) is legal. `y = x * 2` requires grad *because*
+    On a leaf, `requires_grad` decides whether operations that use it are recorded with an edge
+    ending in its `AccumulateGrad` node: switching it off (freezing a parameter) is legal. `y = x * 2` requires grad *because*
     autograd recorded `MulBackward0` for it, and turning the flag off would contradict the graph
     that already exists, so `requires_grad_(False)` (or `y.requires_grad = False`) raises.
     Setting it to True on a non-leaf that already requires grad is a silent no-op. To use y's
