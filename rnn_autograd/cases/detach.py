@@ -47,9 +47,9 @@ def inplace_on_detached_breaks_backward():
     """
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     loss = (x**2).sum()  # PowBackward0 saves x at version 0
-    snapshot("before the in-place change", loss)
     x_detached = x.detach()  # new object; same storage, same version counter as x
     x_detached.add_(1)  # in-place: bumps the shared counter, x._version becomes 1
+    snapshot("after the change through x.detach()", loss)
     loss.backward()  # unpacking the saved x finds version 1, expected 0
 
 
@@ -116,6 +116,7 @@ def data_inplace_silently_wrong_grad():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     loss = (x**2).sum()  # PowBackward0 saves x at version 0
     x.data.add_(1)  # in-place through .data: x's own counter stays 0, nothing can notice
+    snapshot("after the change through x.data", loss)
     loss.backward()  # uses the saved x, now holding [2, 3]
     return {"x._version": x._version, "x.grad": x.grad}
 

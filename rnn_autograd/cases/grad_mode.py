@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..spec import Raises, Returns, case
+from ..spec import Raises, Returns, case, snapshot
 
 _GRAD_MODES = (
     "https://pytorch.org/docs/stable/notes/autograd.html#locally-disabling-gradient-computation"
@@ -422,6 +422,7 @@ def no_grad_update_before_backward():
     loss = (w**2).sum()  # PowBackward0 saves w at version 0
     with torch.no_grad():  # not recorded, but still an in-place write of w
         w -= 0.25  # bumps w._version to 1
+    snapshot("after the no_grad update", loss)
     loss.backward()  # the saved w is at version 1, expected 0
 
 

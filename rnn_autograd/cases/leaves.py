@@ -313,7 +313,9 @@ def manual_update_makes_non_leaf():
     lr = 0.25
     (w**2).sum().backward()
     w = w - lr * w.grad  # recorded: the new w is SubBackward0's output, not a leaf
-    (w**2).sum().backward()
+    loss = (w**2).sum()
+    snapshot("the second loss, built on the recorded update", loss)
+    loss.backward()
     return {"w.is_leaf": w.is_leaf, "w.grad_fn": type(w.grad_fn).__name__, "w.grad": w.grad}
 
 
@@ -397,6 +399,7 @@ def to_dtype_makes_non_leaf():
     leaf = torch.tensor([1.0, 2.0], requires_grad=True)
     same = leaf.to(torch.float32)  # no conversion needed: returns leaf itself
     x = torch.tensor([1.0, 2.0], requires_grad=True).to(torch.float64)  # recorded conversion
+    snapshot("x and the float32 leaf behind it", x)
     (x**2).sum().backward()
     return {
         "x.is_leaf": x.is_leaf,
