@@ -235,7 +235,8 @@ def match_error(
     """Every case whose declared exception matches, ranked; hints after, when asked for."""
     cases = cases if cases is not None else all_cases()
     raising = [(c, d, other) for c in cases for d, other in _declarations(c)]
-    scores = _context_scores(sorted({c for c, _, _ in raising}, key=lambda c: c.id), context)
+    unique = {c.id: c for c, _, _ in raising}  # a Case with a ByTorch outcome is not hashable
+    scores = _context_scores([unique[k] for k in sorted(unique)], context)
     flat = " ".join(message.split())  # a message wrapped by a terminal still matches
     best: dict[str, Match] = {}
     for c, d, other in raising:
