@@ -16,6 +16,9 @@ go of it. What is counted, and why:
 * parameters too, unless passed in ``exclude``: saving a parameter allocates nothing new, so the
   benchmark excludes them to measure what the graph adds.
 
+The holder keeps a *detached* alias of the saved tensor (see ``_pack``): keeping the tensor
+itself would leak every saved output of a graph that is dropped without ``backward``.
+
 The figure is machine-independent for a given torch version and model (it does not depend on
 the allocator), which is why the benchmark reports it beside the process peak RSS.
 """
@@ -84,7 +87,12 @@ class SavedTensorMeter:
 
     def _pack(self, tensor: torch.Tensor) -> _Saved:
         self.saved_count += 1
-        holder = _Saved(tensor)
+        # detach(): same storage and version counter, no grad_fn. Holding the tensor itself
+        # would, for a saved *output* (tanh, log_softmax, ...), make a cycle output -> grad_fn
+        # -> saved variable -> holder -> output partly in C++, which no gc can break: a graph
+        # dropped without backward would never be freed. Autograd re-attaches the grad_fn on
+        # unpack, so nothing is lost (torch's own saved outputs avoid the cycle the same way).
+        holder = _Saved(tensor.detach())
         key, nbytes = storage_bytes(tensor)
         if key in self._excluded:
             return holder

@@ -48,6 +48,17 @@ def test_retain_graph_keeps_saved_tensors_until_the_graph_is_dropped():
     assert meter.live_bytes == 0
 
 
+@pytest.mark.parametrize("op", [torch.tanh, torch.sigmoid, torch.exp], ids=lambda f: f.__name__)
+def test_a_graph_dropped_without_backward_releases_its_saved_output(op):
+    # these ops save their own output: the meter must not keep it alive through a cycle
+    x = torch.ones(N, requires_grad=True)
+    with SavedTensorMeter() as meter:
+        z = op(x).sum()
+    assert meter.live_bytes == N * 4
+    del z
+    assert meter.live_bytes == 0
+
+
 def test_a_tensor_saved_twice_is_counted_once():
     x = torch.ones(N, requires_grad=True)
     with SavedTensorMeter() as meter:
