@@ -10,6 +10,7 @@ import torch
 
 from rnn_autograd import graph_picture
 from rnn_autograd.inspector import inspect_graph
+from rnn_autograd.spec import all_cases, run_case
 
 
 def _stale_graph():
@@ -212,3 +213,21 @@ def test_render_falls_back_to_the_text_tree_without_graphviz(tmp_path, monkeypat
 def test_render_rejects_a_format_it_cannot_write(tmp_path):
     with pytest.raises(ValueError, match="use a .svg, .png or .dot"):
         graph_picture.render(inspect_graph(_stale_graph()[-1]), tmp_path / "g.pdf")
+
+
+SNAPSHOTTED_FAILURES = [c for c in all_cases() if c.fails_on_purpose and "snapshot(" in c.source]
+
+
+@pytest.mark.parametrize("case", SNAPSHOTTED_FAILURES, ids=[c.id for c in SNAPSHOTTED_FAILURES])
+def test_a_failing_cases_snapshot_predicts_the_error_its_backward_then_raised(case):
+    observation = run_case(case)
+    reports = [report for _, report in observation.graphs]
+    assert any(r.will_fail for r in reports), "no snapshot of the case foresaw its failure"
+    versions = re.search(r"is at version (\d+); expected version (\d+)", observation.message)
+    if versions:
+        now, saved = map(int, versions.groups())
+        assert any(
+            (s.current_version, s.saved_version) == (now, saved) for r in reports for s in r.stale
+        )
+    elif "second time" in observation.message:
+        assert any(r.freed for r in reports)
