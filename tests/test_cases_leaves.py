@@ -46,6 +46,11 @@ def test_every_case_links_a_pytorch_doc_and_a_related_case(case):
     assert urls and related
 
 
+@pytest.mark.parametrize("case", OWN, ids=[c.id for c in OWN])
+def test_every_case_says_what_a_user_might_naively_expect(case):
+    assert case.expect.strip()
+
+
 def test_the_lstm_case_and_its_fix_differ_only_in_detaching_c():
     broken = get_case("detach/lstm-tuple-state").source
     fixed = get_case("detach/lstm-tuple-state-both").source

@@ -56,7 +56,7 @@ def inplace_on_detached_breaks_backward():
 @case(
     "detach/clone-before-inplace",
     question="How do I change a detached copy of x without breaking the backward of a loss built from x?",
-    expect="",
+    expect="A copy changes nothing of x, so x._version stays 0 and x.grad is 2·x = [2, 4].",
     outcome=Returns(
         {
             "x._version": 0,
@@ -124,7 +124,7 @@ def data_inplace_silently_wrong_grad():
 @case(
     "detach/update-after-backward",
     question="Where must an in-place update of x go so that the gradient of the loss built from x is right?",
-    expect="",
+    expect="The order of update and backward does not matter, as long as no error is raised.",
     outcome=Returns(
         {
             "x.grad": torch.tensor([2.0, 4.0]),
@@ -232,7 +232,7 @@ def detach_in_place_on_view():
 @case(
     "detach/detach-view-out-of-place",
     question="How do I take the last time step of an RNN's output out of the graph?",
-    expect="",
+    expect="detach() on a slice gives a tensor without history that still shares the output's memory.",
     outcome=Returns(
         {
             "last.requires_grad": False,
@@ -309,7 +309,7 @@ def lstm_tuple_state():
 @case(
     "detach/lstm-tuple-state-both",
     question="How do I carry an LSTM's (h, c) state across batches without backpropagating into the previous one?",
-    expect="",
+    expect="Once h and c are both detached, batch 2's backward stops at them and succeeds.",
     outcome=Returns(
         {"h.is_leaf": True, "c.is_leaf": True, "backward on batch 2": "ok", "state dtype": "tuple"}
     ),

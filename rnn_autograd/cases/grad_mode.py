@@ -112,7 +112,7 @@ def _forward(model: nn.Module, X: torch.Tensor, train: bool) -> torch.Tensor:
 @case(
     "grad-mode/set-grad-enabled-for-evaluation",
     question="How does one forward function serve both training and evaluation without recording a graph when evaluating?",
-    expect="",
+    expect="set_grad_enabled(False) stays in effect after the evaluation's forward, as a function call would.",
     outcome=Returns(
         {
             "train: grad_fn": "AddmmBackward0",
@@ -202,7 +202,7 @@ def _evaluate_bare(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
 @case(
     "grad-mode/no-grad-decorator",
     question="What does decorating an evaluation function with @torch.no_grad() do to grad mode?",
-    expect="",
+    expect="The decorator switches gradients off for good once the function has run.",
     outcome=Returns(
         {
             "out.requires_grad": False,
@@ -270,7 +270,7 @@ def inference_tensor_in_autograd():
 @case(
     "grad-mode/inference-tensor-cloned",
     question="How do I train on a tensor that was created under torch.inference_mode()?",
-    expect="",
+    expect="A clone of an inference tensor is an inference tensor too.",
     outcome=Returns(
         {"X.is_inference()": False, "weight.grad": torch.tensor([[2.0, 1.0, 1.0]] * 2)}
     ),
@@ -298,7 +298,7 @@ def inference_tensor_cloned():
 @case(
     "grad-mode/no-grad-instead-of-inference-mode",
     question="Which mode do I use for preprocessing whose results are trained on later?",
-    expect="",
+    expect="no_grad and inference_mode are interchangeable: both just stop recording.",
     outcome=Returns(
         {
             "X.is_inference()": False,
@@ -357,7 +357,7 @@ def leaf_inplace_outside_no_grad():
 @case(
     "grad-mode/leaf-inplace-under-no-grad",
     question="How do I update a leaf that requires grad in place?",
-    expect="",
+    expect="Under no_grad nothing is tracked, so w's version counter stays at 0.",
     outcome=Returns(
         {
             "w": torch.tensor([0.5, 1.0]),
@@ -462,7 +462,7 @@ def no_grad_view_modified_with_grad():
 @case(
     "grad-mode/no-grad-view-modified-in-no-grad",
     question="How do I change part of a leaf that requires grad in place, through a slice?",
-    expect="",
+    expect="Any in-place change through a slice of w is refused, as with the grad-mode version.",
     outcome=Returns(
         {"w": torch.tensor([0.0, 2.0]), "w._version": 1, "w.is_leaf": True, "w.grad_fn": None}
     ),

@@ -98,7 +98,7 @@ def grad_of_non_leaf_is_none():
 @case(
     "leaves/retain-grad",
     question="How do I see the gradient that flows through an intermediate tensor?",
-    expect="",
+    expect="retain_grad() makes y1 a leaf, or changes x1's gradient.",
     outcome=Returns(
         {"y1.grad": torch.tensor([3.0]), "y1.is_leaf": False, "x1.grad": torch.tensor([6.0])}
     ),
@@ -238,7 +238,7 @@ def grad_zero_after_zero_grad():
 @case(
     "leaves/zero-grad-keep-zeros",
     question="How do I keep p.grad as a tensor of zeros after zero_grad()?",
-    expect="",
+    expect="set_to_none=False makes no difference: p.grad is zeros either way.",
     outcome=Returns({"p.grad after zero_grad": torch.tensor([0.0]), "p.grad.zero_() ok": True}),
     see_also=(_ZERO_GRAD, "leaves/grad-zero-after-zero-grad"),
 )
@@ -322,7 +322,7 @@ def manual_update_makes_non_leaf():
 @case(
     "leaves/manual-update-under-no-grad",
     question="How do I write a gradient-descent step by hand so that w stays a leaf?",
-    expect="",
+    expect="An in-place update of a leaf that requires grad is refused, as in grad mode.",
     outcome=Returns(
         {
             "w after two steps": torch.tensor([0.25, 0.5]),
@@ -412,7 +412,7 @@ def to_dtype_makes_non_leaf():
 @case(
     "leaves/requires-grad-after-conversion",
     question="How do I get a float64 (or GPU) tensor that is a leaf and receives .grad?",
-    expect="",
+    expect="Converting before or after requires_grad=True makes no difference.",
     outcome=Returns(
         {
             "x.is_leaf": True,
@@ -465,7 +465,7 @@ def requires_grad_false_on_non_leaf():
 @case(
     "leaves/detach-to-stop-gradient",
     question="How do I use a computed value in further computation without gradients flowing back through it?",
-    expect="",
+    expect="Gradients still flow into x through both paths, detached or not: x.grad = 12.",
     outcome=Returns(
         {
             "x.grad": torch.tensor([6.0]),
