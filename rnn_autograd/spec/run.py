@@ -98,7 +98,9 @@ def isolated(seed: int = SEED) -> Iterator[None]:
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
-        torch.use_deterministic_algorithms(deterministic)
+        if torch.are_deterministic_algorithms_enabled() != deterministic:
+            # Only when a case changed it: the first call imports torch._inductor (seconds).
+            torch.use_deterministic_algorithms(deterministic)
         torch.set_rng_state(rng_torch)
         random.setstate(rng_py)
 
