@@ -139,6 +139,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
         torch.set_grad_enabled(False)
         torch.autograd.set_detect_anomaly(True)
         torch.set_default_dtype(torch.float64)
+        torch.use_deterministic_algorithms(True)
         torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t).__enter__()
         torch.manual_seed(123)
         raise RuntimeError("boom")
@@ -151,6 +152,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
     assert torch.is_grad_enabled()
     assert not torch.is_anomaly_enabled()
     assert torch.get_default_dtype() is torch.float32
+    assert not torch.are_deterministic_algorithms_enabled()
     assert torch._C._autograd._top_saved_tensors_default_hooks(False) is None
     assert torch.equal(torch.rand(1), expected_next), "the caller's RNG stream is untouched"
 
