@@ -14,7 +14,7 @@ import re
 
 import torch
 
-from ..spec import Raises, Returns, Satisfies, case
+from ..spec import Raises, Returns, Satisfies, case, snapshot
 from ._notebook import BATCH, BATCHES_PER_EPOCH, EPOCHS, epoch_means, loader, notebook
 
 _NOTES = "https://pytorch.org/docs/stable/notes/autograd.html"
@@ -63,6 +63,8 @@ def requires_grad_flips():
             flags.append(state.requires_grad)
             state.detach_()  # cut this batch off from the previous batch's graph
             y_hat, state = net(X, state)  # rebinds `state` to the RNN's output
+            if len(flags) == 1:
+                snapshot("state after the first forward", state)
             l = loss(y_hat, y.long()).mean()  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
             l.backward()
@@ -98,7 +100,7 @@ def no_detach():
     so its graph has an edge into batch 1's graph: it is `y1` in
     `graph/backward-through-freed-graph`, at RNN scale. Batch 2's backward runs its own nodes
     fine, reaches batch 1's first `TanhBackward0`/`AddmmBackward0`, finds the saved tensors
-    released and raises, on the second batch, every time
+    released (the snapshot before batch 2's backward shows them freed) and raises, on the second batch, every time
     (`rnn-state/no-detach-fails-at-second-batch`). With `retain_graph=True` the backward would
     instead go on through *every* earlier batch, and the optimizer's in-place updates make it
     fail anyway (`rnn-state/retain-graph-then-step`).
@@ -106,11 +108,12 @@ def no_detach():
     net, data_iter, updater, loss = notebook()
     state = net.begin_state(batch_size=BATCH)
     for _epoch in range(EPOCHS):
-        for X, Y in data_iter:
+        for batch, (X, Y) in enumerate(data_iter, 1):
             y = Y.T.reshape(-1)
             y_hat, state = net(X, state)  # no detach: state leads into the last batch's graph
             l = loss(y_hat, y.long()).mean()  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
+            snapshot(f"batch {batch}, before backward", l)
             l.backward()
             updater.step()
 
@@ -153,7 +156,7 @@ def no_detach_fails_at_second_batch():
 @case(
     "rnn-state/detach-in-place",
     question="Does state.detach_() between batches make the notebook's loop train?",
-    expect="",
+    expect="Detaching the state throws away what it learned, so the model cannot learn across batches.",
     outcome=Returns(
         {
             "state.requires_grad before detach_, per batch": _FLAGS,
@@ -199,7 +202,7 @@ def detach_in_place():
 @case(
     "rnn-state/detach-rebinding",
     question="Does state = state.detach() train exactly like state.detach_()?",
-    expect="",
+    expect="detach() leaves the old state attached somewhere, so the results differ slightly.",
     outcome=Returns(
         {
             "batches compared": BATCHES_PER_EPOCH,
@@ -251,7 +254,7 @@ def detach_rebinding():
 @case(
     "rnn-state/fresh-state",
     question="Does starting every batch from begin_state() (the notebook's commented-out line) train too?",
-    expect="",
+    expect="A state reset to zeros every batch cannot learn anything, or needs detach_() as well.",
     outcome=Returns(
         {
             "state.requires_grad at batch start, per batch": [False] * (EPOCHS * BATCHES_PER_EPOCH),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..spec import Raises, Returns, case
+from ..spec import Raises, Returns, case, snapshot
 from ._notebook import BATCH, EPOCHS, notebook
 
 _INPLACE = "https://pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks"
@@ -40,16 +40,20 @@ def retain_graph_then_step():
     `updater.step()` did `param.add_(grad, alpha=-lr)` on every parameter (SGD's
     single-tensor path on CPU): one in-place op, one bump.
     Batch 2's backward reaches batch 1's `AddmmBackward0`, compares and raises. Batch 2's own
-    nodes saved the weights *after* that step and pass the check; the old graph does not.
+    nodes saved the weights *after* that step and pass the check; the old graph does not. The
+    snapshot before batch 2's backward counts the stale ones: one `weight_hh_l0.t()` per time
+    step except the first, 19 for 20 steps (at the first step the previous hidden state is
+    `begin_state`'s zeros, which need no gradient, so that `addmm` saved no `mat2`).
     `rnn-state/retain-graph-versions` reads the numbers from the message.
     """
     net, data_iter, updater, loss = notebook()
     state = net.begin_state(batch_size=BATCH)
     for _epoch in range(EPOCHS):
-        for X, Y in data_iter:
+        for batch, (X, Y) in enumerate(data_iter, 1):
             y_hat, state = net(X, state)  # no detach: state leads into the last batch's graph
             l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
+            snapshot(f"batch {batch}, before backward", l)
             l.backward(retain_graph=True)  # keep the old graph instead of cutting it
             updater.step()  # in place on every parameter: bumps its version
 
@@ -85,16 +89,16 @@ def retain_graph_versions():
 
     Each parameter is at version 1 before any training: `nn.RNN` and `nn.Linear` initialise
     their weights in place (`init.uniform_`, `init.kaiming_uniform_`, under `no_grad`), one bump
-    each. Batch 1 saves
-    `weight_hh_l0.t()` at version 1; `step()` bumps every parameter to 2; batch 2's backward
-    reaches batch 1's saved tensor: "is at version 2; expected version 1". The message's
-    `[torch.FloatTensor [256, 256]]` matches exactly one parameter, `weight_hh_l0`
+    each. Batch 1 saves `weight_hh_l0.t()` at version 1; `step()` bumps every parameter to 2;
+    batch 2's backward reaches batch 1's saved tensor: "is at version 2; expected version 1".
+    The message's `[torch.FloatTensor [256, 256]]` matches exactly one parameter, `weight_hh_l0`
     (`weight_ih_l0` is [256, 20] and is not saved at all: its `addmm` partner is the one-hot
     input, which needs no gradient, and `addmm` saves `mat2` only for `mat1`'s gradient). It says
     "output 0 of AsStrided" because the saved tensor is the view `weight.t()`, and a view whose
-    base was changed in place regenerates its `grad_fn` as `AsStridedBackward0`. The numbers
-    count in-place ops since creation, so they grow with training: the same failure after 39
-    batches reads "version 41; expected version 40" (`rnn-state/retain-graph-after-39-steps`).
+    base was changed in place regenerates its `grad_fn` as `AsStridedBackward0` (the message
+    drops the `Backward0`). The numbers count in-place writes since the weight was created, so
+    they grow with training: a graph saved after 39 steps and reached after the 40th reads
+    "is at version 41; expected version 40" (`rnn-state/retain-graph-after-39-steps`).
     """
     net, data_iter, updater, loss = notebook()
     at_start = [p._version for p in net.parameters()]
@@ -123,7 +127,7 @@ def retain_graph_versions():
 @case(
     "rnn-state/retain-graph-after-39-steps",
     question="Where does 'is at version 41; expected version 40' come from?",
-    expect="",
+    expect="Something modified the weight 41 times since the graph was built.",
     outcome=Returns({"is at version (now)": 41, "expected version (when saved)": 40}),
     see_also=("rnn-state/retain-graph-versions", "versions/optimizer-step-bumps-version"),
 )

@@ -185,7 +185,7 @@ def inplace_on_saved_output():
 @case(
     "versions/out-of-place-instead",
     question="How do I add 1 to the output of exp without breaking its backward?",
-    expect="",
+    expect="y = y + 1 is the same operation as y += 1, so it fails the same way.",
     outcome=Returns({"a.grad": Close(torch.tensor([1.0, 2.718282])), "saved result version": 0}),
     see_also=("versions/inplace-on-saved-output",),
 )
@@ -237,7 +237,7 @@ def inplace_on_mul_input():
 @case(
     "versions/inplace-on-mul-output",
     question="Can I change the output of a * w in place before the backward?",
-    expect="",
+    expect="No: as with a, an in-place change of anything in the graph breaks the backward.",
     outcome=Returns({"w.grad": torch.tensor([3.0, 4.0]), "v.grad": torch.tensor([1.0, 2.0])}),
     see_also=("versions/inplace-on-mul-input", "versions/which-ops-save-what"),
 )
@@ -397,7 +397,7 @@ def view_shares_counter():
 @case(
     "versions/who-shares-the-counter",
     question="Which tensors derived from a share its version counter: a view, detach(), .data, clone()?",
-    expect="",
+    expect="detach() and .data are the same thing, and neither shares anything with a but storage.",
     outcome=Returns(
         {
             "a._version after an in-place add through a[0:1]": 1,
