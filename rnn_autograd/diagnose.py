@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from .explain import match_exception
-from .inspector import GraphReport, SavedTensorInfo, inspect_graph
+from .inspector import GraphReport, SavedTensorInfo, inspect_graph, names_in_frame
 from .spec import get_case
 
 __all__ = ["diagnose", "add_note"]
@@ -198,17 +198,10 @@ def _backward_roots(exc: BaseException) -> list[torch.Tensor]:
 
 
 def _frame_names(exc: BaseException) -> dict[str, torch.Tensor]:
-    """Names for tensors from the user's frames: variables, and parameters of their modules."""
+    """Names for tensors from the user's frames (not torch's, not this module's)."""
     names: dict[str, torch.Tensor] = {}
     for frame in _frames(exc):
         path = frame.f_code.co_filename.replace("\\", "/")
-        if "/torch/" in path or "/rnn_autograd/diagnose" in path:
-            continue
-        # Module globals first, then locals over them: the name the code at hand uses wins.
-        for var, value in [*frame.f_globals.items(), *frame.f_locals.items()]:
-            if isinstance(value, torch.Tensor):
-                names[var] = value
-            elif isinstance(value, torch.nn.Module):
-                for pname, p in value.named_parameters():
-                    names[f"{var}.{pname}"] = p
+        if "/torch/" not in path and "/rnn_autograd/diagnose" not in path:
+            names.update(names_in_frame(frame, include_globals=True))
     return names

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .inspector import GraphReport
+    from .saved_tensors import SavedTensorInfo
 
 __all__ = ["has_graphviz", "render", "report_to_dot", "report_to_text"]
 
@@ -47,10 +48,19 @@ def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
         shown.add(node_id)
         lines.append(f"{prefix}{branch}{node.label} [{node_id}]")
         inner = prefix + child_prefix
+        freed = [s for s in node.saved if s.freed]
         for s in node.saved:
+            if s.freed and len(freed) > 3:
+                continue  # listed together below: one line, not one per tensor
             mark = "  <- backward fails here" if s.stale or s.freed else ""
             body = "freed by an earlier backward" if s.freed else f"{s.layout}, {s.status}"
             lines.append(f"{inner}  saved {s.label}: {body}{mark}")
+        if len(freed) > 3:
+            attrs = ", ".join(s.label for s in freed)
+            lines.append(
+                f"{inner}  saved {attrs}: all {len(freed)} freed by an earlier backward"
+                "  <- backward fails here"
+            )
         for i, (child, _) in enumerate(node.next):
             last = i == len(node.next) - 1
             visit(child, inner, "└─ " if last else "├─ ", "   " if last else "│  ")
@@ -69,6 +79,42 @@ def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _html(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
+
+
+def _saved_table(saved: list[SavedTensorInfo]) -> str:
+    """One note per node: a row per saved tensor, stale rows red and bold, freed rows grey."""
+    rows = []
+    for s in saved:
+        if s.freed:
+            color, cells = "#777777", [s.label, "", "freed by an earlier backward"]
+        else:
+            color, cells = ("#990000" if s.stale else "#333333"), [s.label, s.layout, s.status]
+        tds = ""
+        for cell in cells:
+            text = _html(cell)
+            if s.stale and cell == s.status:
+                text = f"<b>{text}</b>"
+            # Graphviz rejects an empty <font></font>: an empty cell stays bare.
+            tds += (
+                f'<td align="left"><font color="{color}">{text}</font></td>'
+                if text
+                else "<td></td>"
+            )
+        rows.append(f"<tr>{tds}</tr>")
+    table = '<table border="0" cellborder="0" cellspacing="0" cellpadding="2">'
+    return f"<{table}{''.join(rows)}</table>>"
+
+
+def _note_style(saved: list[SavedTensorInfo]) -> str:
+    if any(s.stale for s in saved):
+        return _STALE
+    return _FREED if all(s.freed for s in saved) else _SAVED
 
 
 def report_to_dot(report: GraphReport, max_nodes: int = 80, title: str | None = None) -> str:
@@ -96,15 +142,9 @@ def report_to_dot(report: GraphReport, max_nodes: int = 80, title: str | None = 
         for child, _ in node.next:
             if child in shown:
                 lines.append(f"  {node.id} -> {child};")
-        for j, s in enumerate(node.saved):
-            style = _FREED if s.freed else _STALE if s.stale else _SAVED
-            text = (
-                f"{s.label}\n{s.layout}\n{s.status}"
-                if not s.freed
-                else f"{s.label}\nfreed by an\nearlier backward"
-            )
-            sid = f"{node.id}_s{j}"
-            lines.append(f"  {sid} [label={_quote(text)}, {style}];")
+        if node.saved:
+            sid = f"{node.id}_saved"
+            lines.append(f"  {sid} [label={_saved_table(node.saved)}, {_note_style(node.saved)}];")
             lines.append(f'  {node.id} -> {sid} [style=dashed, arrowhead=none, color="#999999"];')
             lines.append(f"  {{rank=same; {node.id}; {sid};}}")
     hidden = len(report.nodes) - len(shown)
@@ -147,7 +187,9 @@ def render(
         fallback = path.with_suffix(".txt")
         fallback.write_text(report.to_text(max_nodes=max_nodes) + "\n")
         return fallback
-    subprocess.run(
-        [dot, f"-T{fmt}", "-o", str(path)], input=source.encode(), check=True, capture_output=True
+    done = subprocess.run(
+        [dot, f"-T{fmt}", "-o", str(path)], input=source.encode(), capture_output=True
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"dot failed on the graph ({done.stderr.decode().strip()})")
     return path

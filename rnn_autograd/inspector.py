@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import torch
 
 from .saved_tensors import SavedTensorInfo, TensorNamer, layout, saved_tensors_of
 
-__all__ = ["GraphReport", "NodeInfo", "SavedTensorInfo", "inspect_graph"]
+__all__ = ["GraphReport", "NodeInfo", "SavedTensorInfo", "inspect_graph", "names_in_frame"]
 
 # Walk at most this many nodes: a long RNN window can build tens of thousands.
 DEFAULT_LIMIT = 20_000
@@ -152,6 +153,25 @@ def inspect_graph(
                     info.next.append((cid, input_nr))
         nodes.append(info)
     return GraphReport(roots=roots, nodes=nodes, truncated=truncated)
+
+
+def names_in_frame(frame: FrameType, *, include_globals: bool = False) -> dict[str, torch.Tensor]:
+    """Names for tensors from a Python frame: its tensor variables and its modules' parameters.
+
+    ``names_in_frame(sys._getframe())`` labels a picture with the code's own names (``x1``,
+    ``state``, ``rnn.weight_hh_l0``). With ``include_globals``, module globals come first and
+    locals override them: the name the code at hand uses wins.
+    """
+    names: dict[str, torch.Tensor] = {}
+    scopes = [frame.f_globals, frame.f_locals] if include_globals else [frame.f_locals]
+    for scope in scopes:
+        for var, value in list(scope.items()):
+            if isinstance(value, torch.Tensor):
+                names[var] = value
+            elif isinstance(value, torch.nn.Module):
+                for pname, p in value.named_parameters():
+                    names[f"{var}.{pname}"] = p
+    return names
 
 
 def _gradient_node(t: torch.Tensor) -> Any:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnn_autograd import graph_picture
-from rnn_autograd.inspector import inspect_graph
+from rnn_autograd.inspector import inspect_graph, names_in_frame
 from rnn_autograd.spec import all_cases, run_case
 
 
@@ -231,3 +231,38 @@ def test_a_failing_cases_snapshot_predicts_the_error_its_backward_then_raised(ca
         )
     elif "second time" in observation.message:
         assert any(r.freed for r in reports)
+
+
+def test_a_frames_variables_and_module_parameters_name_the_tensors():
+    import sys
+
+    rnn = torch.nn.RNN(2, 3)
+    state = torch.zeros(1, 1, 3)
+    out, _ = rnn(torch.ones(4, 1, 2), state)
+    names = names_in_frame(sys._getframe())
+    assert names["state"] is state and names["rnn.weight_hh_l0"] is rnn.weight_hh_l0
+    report = inspect_graph(out, names=names)
+    assert report.roots[0][0] == "out"
+    assert {n.leaf_name for n in report.nodes if n.is_leaf} == {
+        f"rnn.{name}" for name, _ in rnn.named_parameters()
+    }
+    # mat2 of addmm is weight_hh_l0.t(): another view of the same memory, named as such.
+    assert {s.name for s in report.saved} >= {"view of rnn.weight_hh_l0", "view of state"}
+
+
+def test_the_graph_command_prints_a_cases_snapshots_and_draws_them(tmp_path, capsys):
+    from rnn_autograd.cli import main
+
+    assert main(["graph", "graph/backward-through-freed-graph"]) == 0
+    out = capsys.readouterr().out
+    assert "== before the second backward" in out and "freed by an earlier backward" in out
+    assert main(["graph", "graph/backward-through-freed-graph", "-o", str(tmp_path / "g.dot")]) == 0
+    assert (tmp_path / "g.dot").read_text().startswith("digraph autograd {")
+
+
+def test_the_graph_command_refuses_a_case_without_snapshots_in_one_line(capsys):
+    from rnn_autograd.cli import main
+
+    no_snapshot = next(c for c in all_cases() if "snapshot(" not in c.source)
+    assert main(["graph", no_snapshot.id]) == 2
+    assert "records no graph snapshot" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,13 +25,17 @@ _SNAPSHOTS: contextvars.ContextVar[list[tuple[str, Any]] | None] = contextvars.C
 
 
 def snapshot(label: str, *tensors: torch.Tensor) -> None:
-    """Record the autograd graph behind ``tensors`` as it is now, under ``label``."""
+    """Record the autograd graph behind ``tensors`` as it is now, under ``label``.
+
+    The caller's variables name the tensors in the picture (``x1``, ``state``, not "tensor").
+    """
     sink = _SNAPSHOTS.get()
     if sink is None:
         return
-    from ..inspector import inspect_graph
+    from ..inspector import inspect_graph, names_in_frame
 
-    sink.append((label, inspect_graph(*tensors)))
+    names = names_in_frame(sys._getframe(1))
+    sink.append((label, inspect_graph(*tensors, names=names)))
 
 
 @contextlib.contextmanager
