@@ -201,3 +201,12 @@ def test_a_view_whose_base_changed_in_place_reports_as_strided_as_its_grad_fn():
     with torch.no_grad():  # an optimizer-like update of the base
         w.add_(1)
     assert view.grad_fn.name() == "AsStridedBackward0"
+
+
+def test_before_the_failing_retain_graph_backward_one_saved_weight_per_step_but_the_first_is_stale():
+    observation = run_case(get_case("rnn-state/retain-graph-then-step"))
+    (_, first), (_, second) = observation.graphs
+    assert not first.will_fail
+    stale = second.stale
+    assert len(stale) == _notebook.NUM_STEPS - 1
+    assert {(s.saved_version, s.current_version) for s in stale} == {(1, 2)}
