@@ -1,0 +1,200 @@
+"""The hidden-state strategy benchmark: what each strategy costs and what it learns.
+
+``run_bench(config) -> results`` runs every section (``bench_cost``, ``bench_learning``) and returns one JSON-able dict (every raw
+figure, the machine, the torch version); ``rnn_autograd.bench_report.write_report(results, dir)``
+turns it into ``report.md`` and PNG charts; ``write_results`` writes ``results.json``. The
+``rnn-autograd bench`` command does all three. Sections:
+
+1. cost per batch: time, tokens/s, saved-for-backward bytes and process peak, per strategy,
+   strategies interleaved within each repeat; ratios to ``fresh``;
+2. cost against the window (``window:1,2,4,...``) with least-squares slopes;
+3. what each strategy learns on the counting sequence, beside the exact limits;
+4. the delayed recall task, a dependency longer than num_steps;
+5. the notebook's overlapping windows against sequential partitioning.
+
+The benchmark drives the project's trainer (``rnn_autograd.train.train``) and measures through
+its ``on_batch`` hook; nothing here changes how a strategy trains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from .errors import UsageError
+
+__all__ = ["PRESETS", "BenchConfig", "preset", "run_bench", "write_results"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything a benchmark run depends on; ``preset(name, **overrides)`` gives the usual ones.
+
+    Sizes are in batches (of ``batch_size`` rows by ``num_steps`` tokens) unless said otherwise.
+    """
+
+    preset: str = "custom"
+    strategies: tuple[str, ...] = ("fresh", "detach", "window:2", "window:4", "tbptt:10,20")
+    data: str = "seed"  # "seed": the notebook's counting sequence; else a UTF-8 text file
+    repeats: int = 3
+    cell: str = "rnn"
+    num_hiddens: int = 64
+    batch_size: int = 16
+    num_steps: int = 10
+    optimizer: str = "adam"
+    lr: float = 0.01
+    clip: float = 1.0
+    device: str = "cpu"
+    threads: int | None = 1  # torch threads while benchmarking (None: leave as is)
+    seed: int = 0
+    # 1-2: cost
+    cost_batches: int = 16  # measured batches per strategy and repeat (after one warm-up pass)
+    windows: tuple[int, ...] = (1, 2, 4, 8)
+    # 3: learning on the counting sequence (or the text file)
+    train_runs: int = 2000  # runs of 5 tokens in the training sequence
+    heldout_runs: int = 500
+    train_epochs: int = 6  # the token budget: epochs over the training sequence
+    max_chars: int | None = 100_000  # text data only
+    # 4: delayed recall (its own sizes: a memory task wants a gated cell and short batches)
+    recall_delay: int = 6
+    recall_keys: int = 4
+    recall_num_steps: int = 4
+    recall_cell: str = "gru"
+    recall_lr: float = 0.02
+    recall_strategies: tuple[str, ...] = ("fresh", "detach", "window:4", "tbptt:4,12")
+    recall_episodes: int = 1200
+    recall_epochs: int = 8
+    # 5: batching
+    batching_sizes: tuple[int, ...] = (50, 48)
+    batching_strategies: tuple[str, ...] = ("detach", "fresh")
+    batching_num_steps: int = 20  # the notebook's
+    batching_runs: int = 300
+    batching_epochs: int = 3
+    quiet: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    # the docs build runs this one: a few seconds per section
+    "tiny": dict(
+        repeats=2,
+        strategies=("fresh", "detach", "window:2", "tbptt:10,20"),
+        num_hiddens=32,
+        cost_batches=8,
+        windows=(1, 2, 4),
+        train_runs=600,
+        heldout_runs=200,
+        train_epochs=4,
+        recall_strategies=("fresh", "detach", "tbptt:4,12"),
+        recall_episodes=800,
+        recall_epochs=6,
+        batching_runs=200,
+        batching_epochs=2,
+    ),
+    # `rnn-autograd bench --quick`: under a minute on two cores
+    "quick": dict(),
+    # the default of `rnn-autograd bench`: the notebook's sizes, minutes
+    "full": dict(
+        repeats=5,
+        strategies=("fresh", "detach", "window:2", "window:4", "window:8", "tbptt:20,40"),
+        num_hiddens=256,
+        batch_size=32,
+        num_steps=20,
+        lr=0.005,
+        cost_batches=32,
+        windows=(1, 2, 4, 8, 16),
+        train_runs=10_000,
+        heldout_runs=2000,
+        train_epochs=10,
+        max_chars=None,
+        recall_delay=10,
+        recall_num_steps=5,
+        recall_strategies=("fresh", "detach", "window:4", "tbptt:5,15"),
+        recall_episodes=4000,
+        recall_epochs=15,
+        batching_runs=2000,
+        batching_epochs=5,
+    ),
+}
+
+
+def preset(name: str, **overrides) -> BenchConfig:
+    """The named preset (``tiny``, ``quick``, ``full``) with ``overrides`` applied."""
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
+    config = replace(BenchConfig(preset=name), **PRESETS[name])
+    return replace(config, **overrides)
+
+
+def machine_info() -> dict:
+    """What the figures were measured on."""
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _log(config: BenchConfig, message: str) -> None:
+    if not config.quiet:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run_bench(config: BenchConfig) -> dict:
+    """Run every section with ``config``; return the results dict (JSON-able)."""
+    from .bench_cost import cost_section, validate, window_section
+    from .bench_learning import batching_section, learning_section, recall_section
+
+    validate(config)
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    started = time.perf_counter()
+    try:
+        results: dict = {"config": config.to_dict(), "machine": machine_info()}
+        steps = [
+            ("cost", cost_section),
+            ("window_sweep", window_section),
+            ("learning", learning_section),
+            ("recall", recall_section),
+            ("batching", batching_section),
+        ]
+        for key, run in steps:
+            t0 = time.perf_counter()
+            _log(config, f"{key} ...")
+            results[key] = run(config)
+            _log(config, f"{key} done in {time.perf_counter() - t0:.1f} s")
+        results["wall_s"] = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads_before)
+    return results
+
+
+def write_results(results: dict, out_dir: str | Path) -> Path:
+    """Write ``results.json`` into ``out_dir``; returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    path.write_text(json.dumps(results, indent=1, default=_jsonable) + "\n", encoding="utf-8")
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, tuple | set):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-able: {type(value).__name__}")

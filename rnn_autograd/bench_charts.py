@@ -1,0 +1,94 @@
+"""The strategy benchmark's PNG charts, drawn from a results dict.
+
+matplotlib's object interface (``Figure`` with the Agg canvas) is used, so no global pyplot
+state or display is touched: the docs build and the tests can draw them anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["CHARTS", "write_charts"]
+
+CHARTS = ("cost_vs_window.png", "perplexity_vs_limit.png", "learning_curves.png")
+
+
+def write_charts(results: dict, out_dir: Path) -> list[Path]:
+    """The three PNG charts; returns their paths."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    out_dir = Path(out_dir)
+    paths = []
+
+    def save(fig: Figure, name: str) -> None:
+        FigureCanvasAgg(fig)
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=110)
+        paths.append(out_dir / name)
+
+    sweep = results["window_sweep"]
+    ks = [r["window"] for r in sweep["rows"].values()]
+    fig = Figure(figsize=(10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.plot(ks, [r["saved_peak_bytes"] / 1024 for r in sweep["rows"].values()], "o-")
+    fit = sweep["fit"]
+    ax1.plot(
+        ks,
+        [(fit["saved_intercept_bytes"] + fit["saved_slope_bytes"] * k) / 1024 for k in ks],
+        "k:",
+        label="least-squares fit",
+    )
+    ax1.set(xlabel="window K (batches)", ylabel="saved peak (KiB)", title="Saved for backward")
+    ax1.legend()
+    ax2.plot(ks, [r["time_per_batch_s"]["median"] * 1e3 for r in sweep["rows"].values()], "o-")
+    ax2.set(xlabel="window K (batches)", ylabel="ms per batch (median)", title="Time per batch")
+    ax2.set_ylim(bottom=0)
+    save(fig, CHARTS[0])
+
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    for ax, key, title in (
+        (axes[0], "learning", "Counting sequence"),
+        (axes[1], "recall", "Delayed recall"),
+    ):
+        rows = results[key]["rows"]
+        names = list(rows)
+        xs = range(len(names))
+        ax.bar(xs, [rows[n]["perplexity"] for n in names], color="tab:blue", label="held-out")
+        ax.scatter(
+            xs,
+            [rows[n]["limit_perplexity"] for n in names],
+            color="k",
+            marker="_",
+            s=600,
+            zorder=3,
+            label="its limit",
+        )
+        ax.set_xticks(list(xs), names, rotation=30, ha="right")
+        ax.set(ylabel="perplexity", title=title)
+        ax.set_ylim(bottom=1)
+        ax.legend()
+    save(fig, CHARTS[1])
+
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    for ax, key, title in (
+        (axes[0], "learning", "Counting sequence"),
+        (axes[1], "recall", "Delayed recall"),
+    ):
+        sec = results[key]
+        for name, r in sec["rows"].items():
+            ax.plot(r["curve_tokens"], r["curve_perplexity"], label=name)
+        for ctx, style in (("carried", "k--"), ("fresh", "k:")):
+            ax.axhline(
+                sec["limits"][ctx]["perplexity"],
+                ls=style[1:],
+                color="k",
+                lw=1,
+                label=f"{ctx} limit",
+            )
+        ax.set(xlabel="training tokens", ylabel="training perplexity", title=title, yscale="log")
+        ax.legend(fontsize=7)
+    save(fig, CHARTS[2])
+    return paths

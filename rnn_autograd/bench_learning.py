@@ -1,0 +1,262 @@
+"""The benchmark's learning sections: held-out figures beside the exact limits.
+
+Every strategy trains from the same seeded weights on the same batches (an equal token budget)
+through the project's trainer; ``evaluate_tokens`` then keeps each held-out target's loss, so
+that a section can report one position of the window (what a carried state brings to the first
+target) or the recall targets of the delayed recall task alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from itertools import islice
+
+import torch
+import torch.nn.functional as F
+
+from .bench import BenchConfig
+from .bench_cost import RUN_LENGTH, SEED_VOCAB, _fit, _model, _text_or_counting
+from .data import counting_sequence, sequential_batches, window_batches
+from .limits import counting_limit
+from .model import RNNModel
+from .state import TBPTT, Window, parse_strategy
+from .tasks import delayed_recall_limit, delayed_recall_sequence, recall_mask, recall_vocab_size
+
+__all__ = ["batching_section", "evaluate_tokens", "learning_section", "recall_section"]
+
+
+@torch.no_grad()  # evaluation: no graph, nothing saved for backward
+def evaluate_tokens(model: RNNModel, batches, carry: bool, mask_fn=None) -> dict:
+    """Held-out cross-entropy per target: mean, perplexity, accuracy, per window position.
+
+    ``carry``: the state flows across batches (else zeros every batch). ``mask_fn(X)`` selects
+    targets for a separate accuracy (the recall targets of the delayed recall task).
+    """
+    model.eval()
+    total = correct = count = 0.0
+    pos_sum = None
+    masked_correct = masked_count = 0.0
+    state = None
+    for X, Y in batches:
+        if state is None or not carry:
+            state = model.begin_state(X.shape[0])
+        logits, state = model(X, state)  # (steps * batch, vocab), time-major
+        ce = F.cross_entropy(logits, Y.T.reshape(-1), reduction="none").view(
+            Y.shape[1], -1
+        )  # (steps, batch)
+        hit = (logits.argmax(dim=1) == Y.T.reshape(-1)).view(Y.shape[1], -1)
+        total += float(ce.sum())
+        correct += float(hit.sum())
+        count += ce.numel()
+        pos_sum = ce.sum(dim=1) if pos_sum is None else pos_sum + ce.sum(dim=1)
+        if mask_fn is not None:
+            m = mask_fn(X).T  # (steps, batch)
+            masked_correct += float(hit[m].sum())
+            masked_count += float(m.sum())
+    model.train()
+    rows = count / len(pos_sum)
+    out = {
+        "cross_entropy_nats": total / count,
+        "perplexity": math.exp(total / count),
+        "accuracy": correct / count,
+        "per_position_ce": [float(v) / rows for v in pos_sum],
+        "tokens": int(count),
+    }
+    if mask_fn is not None:
+        out["masked_accuracy"] = masked_correct / max(masked_count, 1)
+    return out
+
+
+def _curve_recorder(chunks: int, total_batches: int):
+    """An ``on_batch`` hook that records training perplexity over chunks of batches."""
+    size = max(total_batches // chunks, 1)
+    points: dict = {"tokens": [], "perplexity": []}
+    acc = {"loss": 0.0, "n": 0, "seen": 0, "batches": 0}
+
+    def on_batch(i: int, info: dict) -> None:
+        acc["seen"] += info["tokens"]
+        acc["batches"] += 1
+        for s in info["result"].scored:
+            acc["loss"] += float(s.loss) * s.Y.numel()
+            acc["n"] += s.Y.numel()
+        if acc["batches"] % size == 0 and acc["n"]:
+            points["tokens"].append(acc["seen"])
+            points["perplexity"].append(math.exp(acc["loss"] / acc["n"]))
+            acc["loss"], acc["n"] = 0.0, 0
+
+    return on_batch, points
+
+
+def _train_and_score(
+    config, spec, vocab, train_batches, held_batches, epochs, mask_fn=None
+) -> dict:
+    model = _model(config, vocab)
+    on_batch, curve = _curve_recorder(20, epochs * len(train_batches))
+    _fit(model, train_batches, spec, config, epochs=epochs, on_batch=on_batch)
+    result = evaluate_tokens(model, held_batches, parse_strategy(spec).carries_state, mask_fn)
+    result.update(
+        curve_tokens=curve["tokens"],
+        curve_perplexity=curve["perplexity"],
+        train_tokens=epochs * len(train_batches) * config.batch_size * config.num_steps,
+    )
+    return result
+
+
+def _beside_limits(result: dict, spec: str, limits: dict | None) -> dict:
+    ctx = "carried" if parse_strategy(spec).carries_state else "fresh"
+    lim = limits[ctx] if limits else None
+    result.update(
+        limit_context=ctx,
+        limit_perplexity=lim["perplexity"] if lim else float("nan"),
+        limit_accuracy=lim["accuracy"] if lim else float("nan"),
+    )
+    return result
+
+
+def learning_section(config: BenchConfig) -> dict:
+    B, T = config.batch_size, config.num_steps
+    if config.data == "seed":
+        train_tokens, vocab = _text_or_counting(config, config.train_runs, config.seed)
+        held, _ = _text_or_counting(config, config.heldout_runs, config.seed + 1)
+        limits = {
+            "carried": counting_limit(context="carried").as_dict(),
+            "fresh": counting_limit(context="fresh", num_steps=T).as_dict(),
+        }
+    else:  # a text file: the last tenth is held out; no exact limit is known for real text
+        ids, vocab = _text_or_counting(config, 0, config.seed)
+        cut = int(len(ids) * 0.9)
+        train_tokens, held, limits = ids[:cut], ids[cut:], None
+    train_b = sequential_batches(train_tokens, B, T)
+    held_b = sequential_batches(held, B, T)
+    rows = {}
+    for spec in config.strategies:
+        r = _train_and_score(config, spec, vocab, train_b, held_b, config.train_epochs)
+        rows[spec] = _beside_limits(r, spec, limits)
+    return {
+        "batch_size": B,
+        "num_steps": T,
+        "token_budget": config.train_epochs * len(train_b) * B * T,
+        "heldout_tokens": len(held),
+        "limits": limits,
+        "rows": rows,
+    }
+
+
+def _gradient_reach(spec: str, delay: int, num_steps: int) -> float:
+    """Fraction of recall targets whose backward reaches their key (``delay`` steps before)."""
+    s = parse_strategy(spec)
+    if isinstance(s, Window):
+        span = s.k * num_steps
+        return max(span - delay, 0) / span
+    if isinstance(s, TBPTT):  # scored positions p in [k2 - k1, k2) reach back to p - delay >= 0
+        return max(s.k2 - max(delay, s.k2 - s.k1), 0) / s.k1
+    # detach and fresh: only a recall whose key lies in the same batch
+    return max(num_steps - delay, 0) / num_steps
+
+
+def recall_section(config: BenchConfig) -> dict:
+    config = replace(
+        config, num_steps=config.recall_num_steps, cell=config.recall_cell, lr=config.recall_lr
+    )
+    D, K, B, T = config.recall_delay, config.recall_keys, config.batch_size, config.num_steps
+    vocab = recall_vocab_size(D, K)
+    train_tokens = delayed_recall_sequence(config.recall_episodes, D, K, seed=config.seed)
+    held = delayed_recall_sequence(
+        max(config.recall_episodes // 4, 4 * B), D, K, seed=config.seed + 1
+    )
+    train_b = sequential_batches(train_tokens, B, T)
+    held_b = sequential_batches(held, B, T)
+    limits = {
+        "carried": delayed_recall_limit(D, K, "carried").as_dict(),
+        "fresh": delayed_recall_limit(D, K, "fresh", T).as_dict(),
+    }
+    rows = {}
+    for spec in config.recall_strategies:
+        r = _train_and_score(
+            config,
+            spec,
+            vocab,
+            train_b,
+            held_b,
+            config.recall_epochs,
+            lambda X: recall_mask(X, D, K),
+        )
+        r["recall_accuracy"] = r.pop("masked_accuracy")
+        reach = _gradient_reach(spec, D, T)
+        r["gradient_reach"] = reach
+        r["spans_delay"] = f"{reach:.0%} of recalls"
+        rows[spec] = _beside_limits(r, spec, limits)
+    return {
+        "delay": D,
+        "num_keys": K,
+        "cell": config.cell,
+        "lr": config.lr,
+        "num_steps": T,
+        "token_budget": config.recall_epochs * len(train_b) * B * T,
+        "heldout_tokens": len(held),
+        "limits": limits,
+        "rows": rows,
+    }
+
+
+def _carried_is(batching: str, spec: str, B: int, T: int) -> str:
+    if not parse_strategy(spec).carries_state:
+        return "nothing: zeros every batch"
+    if batching == "sequential":
+        return "the row's exact past"
+    shift = (B - T + 1) % RUN_LENGTH
+    gap = B - T
+    where = f"{gap} tokens before" if gap >= 0 else f"overlapping it by {-gap} tokens"
+    phase = (
+        "as a true continuation"
+        if shift == 1 % RUN_LENGTH
+        else f"not {1 % RUN_LENGTH} as a continuation"
+    )
+    return f"the state of a window ending {where} the new one; run phase moves by {shift} ({phase})"
+
+
+def batching_section(config: BenchConfig) -> dict:
+    T = config.batching_num_steps
+    held = counting_sequence(num_runs=config.heldout_runs, seed=config.seed + 1)
+    rows = []
+    fresh_lim = counting_limit(context="fresh", num_steps=T)
+    carried_lim = counting_limit(context="carried")
+    for B in config.batching_sizes:
+        win_tokens = counting_sequence(num_runs=config.batching_runs, seed=config.seed)
+        win_b = window_batches(win_tokens, B, T)
+        # sequential partitioning gets as many batches of the same shape: an equal token budget
+        seq_runs = len(win_b) * B * T // RUN_LENGTH + B
+        seq_b = sequential_batches(counting_sequence(num_runs=seq_runs, seed=config.seed), B, T)
+        seq_b = list(islice(seq_b, len(win_b)))
+        for batching, batches in (("windows", win_b), ("sequential", seq_b)):
+            if batching == "windows":
+                held_b = window_batches(held, B, T)
+            else:  # held-out rows long enough for a few batches each
+                held_seq = counting_sequence(
+                    num_runs=4 * B * T // RUN_LENGTH + B, seed=config.seed + 1
+                )
+                held_b = sequential_batches(held_seq, B, T)
+            for spec in config.batching_strategies:
+                cfg = replace(config, batch_size=B, num_steps=T)
+                r = _train_and_score(cfg, spec, SEED_VOCAB, batches, held_b, config.batching_epochs)
+                rows.append(
+                    {
+                        "batching": batching,
+                        "batch_size": B,
+                        "strategy": spec,
+                        "perplexity": r["perplexity"],
+                        "accuracy": r["accuracy"],
+                        "first_target_ce": r["per_position_ce"][0],
+                        "per_position_ce": r["per_position_ce"],
+                        "limit_first_target_ce": carried_lim.cross_entropy_nats,
+                        "carried_state_is": _carried_is(batching, spec, B, T),
+                        "train_tokens": r["train_tokens"],
+                    }
+                )
+    return {
+        "num_steps": T,
+        "rows": rows,
+        "fresh_first_target_ce": fresh_lim.per_position[0],
+        "carried_ce": carried_lim.cross_entropy_nats,
+    }

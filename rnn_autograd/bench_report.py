@@ -1,0 +1,305 @@
+"""The strategy benchmark's report: ``report.md`` (tables) and PNG charts, from a results dict.
+
+Everything here reads the dict that ``rnn_autograd.bench.run_bench`` returns (and writes as
+``results.json``); nothing is measured here, and no number is typed in by hand. The charts are
+drawn by ``rnn_autograd.bench_charts``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .bench_charts import CHARTS, write_charts
+
+__all__ = ["CHARTS", "SECTIONS", "render_report", "write_report"]
+
+#: The report's section titles, in order (the tests check that each is present).
+SECTIONS = (
+    "Cost per batch",
+    "Cost against the window",
+    "What each strategy learns",
+    "A dependency longer than num_steps",
+    "Overlapping windows against sequential partitioning",
+    "How to read these figures",
+)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f}"
+
+
+def _kib(nbytes: float | None) -> str:
+    return "n/a" if nbytes is None else f"{nbytes / 1024:.1f}"
+
+
+def _mib(nbytes: float | None) -> str:
+    return "n/a" if nbytes is None else f"{nbytes / 2**20:.0f}"
+
+
+def _spread(stats: dict, fmt=lambda v: f"{v:.2f}") -> str:
+    return f"{fmt(stats['median'])} [{fmt(stats['min'])}, {fmt(stats['max'])}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _cost_section(results: dict) -> list[str]:
+    cost = results["cost"]
+    out = [
+        f"## {SECTIONS[0]}",
+        "",
+        f"{cost['batches']} batches per strategy and repeat, {cost['repeats']} repeats, "
+        "strategies interleaved within each repeat (order rotated) so that drift of the machine "
+        "hits all alike. A run's time per batch is the median over its optimizer periods (the "
+        "first skipped); the table gives the median [min, max] over repeats, ratios taken within "
+        "a repeat.",
+        "",
+    ]
+    rows = []
+    for name, s in cost["summary"].items():
+        rows.append(
+            [
+                f"`{name}`",
+                _spread(s["time_per_batch_s"], _ms),
+                _spread(s["time_ratio_to_fresh"]),
+                _spread(s["tokens_per_s_ratio_to_fresh"]),
+                _kib(s["saved_peak_bytes"]),
+                f"{s['saved_ratio_to_fresh']:.2f}",
+                _mib(s["rss_peak_bytes"]["median"]),
+            ]
+        )
+    out += _table(
+        [
+            "strategy",
+            "ms / batch",
+            "time / fresh",
+            "tokens/s / fresh",
+            "saved peak (KiB)",
+            "saved / fresh",
+            "process peak (MiB)",
+        ],
+        rows,
+    )
+    return out
+
+
+def _window_section(results: dict) -> list[str]:
+    sweep = results["window_sweep"]
+    fit = sweep["fit"]
+    out = [f"## {SECTIONS[1]}", ""]
+    rows = [
+        [
+            f"`{name}`",
+            str(r["window"]),
+            _spread(r["time_per_batch_s"], _ms),
+            _kib(r["saved_peak_bytes"]),
+        ]
+        for name, r in sweep["rows"].items()
+    ]
+    out += _table(["strategy", "window (batches)", "ms / batch", "saved peak (KiB)"], rows)
+    out += [
+        f"Least-squares fit over `window:K`: saved peak = {fit['saved_intercept_bytes'] / 1024:.1f} KiB "
+        f"+ **{fit['saved_slope_bytes'] / 1024:.1f} KiB per batch of window** "
+        f"(R² = {fit['saved_r2']:.4f}); time per batch = {_ms(fit['time_intercept_s'])} ms "
+        f"+ {_ms(fit['time_slope_s'])} ms per batch of window.",
+        "",
+        f"Saved bytes against the batch index, least-squares slope: `detach` "
+        f"**{sweep['detach_trace_slope_bytes']:.1f} bytes per batch** (flat: each batch's graph "
+        f"is freed by its own backward), `window:{sweep['trace_window']}` within a window "
+        f"**{sweep['window_trace_slope_bytes'] / 1024:.1f} KiB per batch** (the graph of every "
+        f"batch since the last backward is alive).",
+        "",
+        "![cost against window](cost_vs_window.png)",
+        "",
+    ]
+    return out
+
+
+def _learn_rows(section: dict, extra: list[str]) -> list[list[str]]:
+    rows = []
+    for name, r in section["rows"].items():
+        row = [
+            f"`{name}`",
+            f"{r['perplexity']:.3f}",
+            f"{r['limit_perplexity']:.3f} ({r['limit_context']})",
+            f"{r['perplexity'] / r['limit_perplexity']:.3f}",
+            f"{r['accuracy']:.3f}",
+            f"{r['limit_accuracy']:.3f}",
+        ]
+        rows.append(row + [r[k] if isinstance(r[k], str) else f"{r[k]:.3f}" for k in extra])
+    return rows
+
+
+def _learn_section(results: dict) -> list[str]:
+    learn = results["learning"]
+    lim = learn["limits"]
+    out = [
+        f"## {SECTIONS[2]}",
+        "",
+        f"The notebook's counting sequence, sequential partitioning, batch size "
+        f"{learn['batch_size']}, num_steps {learn['num_steps']}, the same budget of "
+        f"{learn['token_budget']} training tokens for every strategy; held-out figures on "
+        f"{learn['heldout_tokens']} unseen tokens, evaluated with the strategy's own context "
+        "(a state carried across held-out batches, or a fresh one per batch for `fresh`).",
+        "",
+        f"Limits (exact, Bayes-optimal): carried **{lim['carried']['perplexity']:.4f}** "
+        f"(accuracy {lim['carried']['accuracy']:.4f}); fresh every {learn['num_steps']} tokens "
+        f"**{lim['fresh']['perplexity']:.4f}** (accuracy {lim['fresh']['accuracy']:.4f}).",
+        "",
+    ]
+    out += _table(
+        [
+            "strategy",
+            "held-out perplexity",
+            "limit (context)",
+            "ppl / limit",
+            "accuracy",
+            "accuracy limit",
+        ],
+        _learn_rows(learn, []),
+    )
+    out += [
+        "![perplexity against limit](perplexity_vs_limit.png)",
+        "",
+        "![learning curves](learning_curves.png)",
+        "",
+    ]
+    return out
+
+
+def _recall_section(results: dict) -> list[str]:
+    rec = results["recall"]
+    lim = rec["limits"]
+    out = [
+        f"## {SECTIONS[3]}",
+        "",
+        f"Delayed recall: each episode is a key (one of {rec['num_keys']}), "
+        f"{rec['delay'] - 1} clock tokens, and the key again, {rec['delay']} steps after it "
+        f"(`rnn_autograd.tasks`); num_steps {rec['num_steps']} < delay {rec['delay']}; "
+        f"a {rec['cell']} cell, learning rate {rec['lr']}, {rec['token_budget']} training "
+        f"tokens for every strategy. "
+        f"Recall accuracy is on the recall targets only: chance is {1 / rec['num_keys']:.3f}, "
+        "remembering gives 1.",
+        "",
+        f"Limits: carried **{lim['carried']['perplexity']:.4f}**, fresh every "
+        f"{rec['num_steps']} tokens **{lim['fresh']['perplexity']:.4f}**.",
+        "",
+    ]
+    out += _table(
+        [
+            "strategy",
+            "held-out perplexity",
+            "limit (context)",
+            "ppl / limit",
+            "accuracy",
+            "accuracy limit",
+            "backward reaches the key for",
+            "recall accuracy",
+        ],
+        _learn_rows(rec, ["spans_delay", "recall_accuracy"]),
+    )
+    return out
+
+
+def _batching_section(results: dict) -> list[str]:
+    bat = results["batching"]
+    out = [
+        f"## {SECTIONS[4]}",
+        "",
+        "The counting sequence, num_steps "
+        f"{bat['num_steps']}. With the notebook's overlapping windows, row r of batch b+1 "
+        f"starts batch_size tokens after row r of batch b, so the state carried into it was "
+        f"computed on a window that ended batch_size - num_steps tokens before the new one "
+        f"begins: it is the state of another place in the sequence. With sequential "
+        "partitioning the carried state is exactly the past of the row.",
+        "",
+    ]
+    rows = [
+        [
+            r["batching"],
+            str(r["batch_size"]),
+            f"`{r['strategy']}`",
+            f"{r['perplexity']:.3f}",
+            f"{r['first_target_ce']:.3f}",
+            f"{r['limit_first_target_ce']:.3f}",
+            r["carried_state_is"],
+        ]
+        for r in bat["rows"]
+    ]
+    out += _table(
+        [
+            "batching",
+            "batch size",
+            "strategy",
+            "held-out perplexity",
+            "CE at first target",
+            "limit there (carried past)",
+            "what a carried state carries",
+        ],
+        rows,
+    )
+    out += [
+        f"The first target of a window has one token of context without a carried state: "
+        f"its exact limit is {bat['fresh_first_target_ce']:.3f} nats; with the true past "
+        f"carried it is {bat['carried_ce']:.3f} nats.",
+        "",
+    ]
+    return out
+
+
+def _reading_section(results: dict) -> list[str]:
+    return [
+        f"## {SECTIONS[5]}",
+        "",
+        "- Perplexity is `exp` of the mean cross-entropy (natural log) over every predicted "
+        "token, as the trainer computes it; accuracy is the fraction of targets equal to the "
+        "argmax of the logits. The limits (`rnn_autograd.limits`) are the same two figures for "
+        "the Bayes-optimal predictor, computed exactly with a hidden Markov filter: no model "
+        "can beat them in expectation (a finite held-out set can by sampling noise).",
+        "- `carried` limit: the predictor has seen the whole past. `fresh` limit: its context "
+        "starts again every num_steps tokens (target k of a window sees k tokens).",
+        "- Saved bytes count the storages of tensors saved for backward "
+        "(`rnn_autograd.memory.SavedTensorMeter`), parameters excluded: the same on every "
+        "machine for one torch version. Times and process peaks depend on the machine; read "
+        "them as ratios.",
+        "",
+    ]
+
+
+def render_report(results: dict) -> str:
+    """The markdown report for a results dict."""
+    m = results["machine"]
+    head = [
+        "# Hidden-state strategies between batches: cost and what they learn",
+        "",
+        f"Preset `{results['config']['preset']}`, run in {results['wall_s']:.1f} s on "
+        f"{m['platform']} ({m['cpu_count']} CPUs, {m['torch_threads']} torch threads), "
+        f"torch {m['torch']}, Python {m['python']}. Model: {results['config']['cell']} with "
+        f"{results['config']['num_hiddens']} hidden units. Every figure below is in "
+        "`results.json`.",
+        "",
+    ]
+    body = (
+        _cost_section(results)
+        + _window_section(results)
+        + _learn_section(results)
+        + _recall_section(results)
+        + _batching_section(results)
+        + _reading_section(results)
+    )
+    return "\n".join(head + body)
+
+
+def write_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.md`` and the charts into ``out_dir``; returns the paths by name."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = out_dir / "report.md"
+    report.write_text(render_report(results) + "\n", encoding="utf-8")
+    paths = {"report.md": report}
+    for p in write_charts(results, out_dir):
+        paths[p.name] = p
+    return paths

@@ -1,0 +1,188 @@
+"""The strategy benchmark with a tiny configuration: what does not depend on timing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rnn_autograd.bench import preset, run_bench, write_results
+from rnn_autograd.bench_cost import least_squares
+from rnn_autograd.bench_learning import _gradient_reach
+from rnn_autograd.bench_report import CHARTS, SECTIONS, write_report
+from rnn_autograd.cli import main
+from rnn_autograd.commands.bench import _strategies
+from rnn_autograd.limits import counting_limit
+from rnn_autograd.tasks import delayed_recall_limit
+
+WINDOWS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def results():
+    config = preset(
+        "tiny",
+        quiet=True,
+        repeats=1,
+        strategies=("fresh", "detach", "window:2", "tbptt:10,20"),
+        cost_batches=6,
+        windows=WINDOWS,
+        train_runs=100,
+        heldout_runs=80,
+        train_epochs=1,
+        recall_episodes=120,
+        recall_epochs=1,
+        recall_strategies=("fresh", "detach", "tbptt:4,12"),
+        batching_runs=120,
+        batching_sizes=(50, 48),
+        batching_epochs=1,
+    )
+    return run_bench(config)
+
+
+@pytest.fixture(scope="module")
+def outputs(results, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    write_results(results, out)
+    write_report(results, out)
+    return out
+
+
+def test_saved_bytes_of_detach_do_not_grow_with_the_batch_index(results):
+    for run in results["cost"]["runs"]["detach"]:
+        trace = run["saved_trace"]
+        assert len(trace) >= 6
+        assert trace == [trace[0]] * len(trace)
+        assert trace[0] > 0
+    assert results["window_sweep"]["detach_trace_slope_bytes"] == 0
+
+
+@pytest.mark.parametrize("k", WINDOWS)
+def test_saved_bytes_of_window_k_grow_linearly_within_a_window(results, k):
+    per_batch = results["window_sweep"]["rows"]["detach"]["saved_peak_bytes"]
+    trace = results["window_sweep"]["rows"][f"window:{k}"]["saved_trace"]
+    # batch j of a window holds the graphs of batches 0..j: (j + 1) batches' worth, then backward
+    assert trace == [(i % k + 1) * per_batch for i in range(len(trace))]
+
+
+def test_the_window_fit_has_one_batch_of_saved_bytes_per_batch_of_window(results):
+    sweep = results["window_sweep"]
+    per_batch = sweep["rows"]["detach"]["saved_peak_bytes"]
+    assert sweep["fit"]["saved_slope_bytes"] == pytest.approx(per_batch)
+    assert sweep["fit"]["saved_intercept_bytes"] == pytest.approx(0, abs=1e-6)
+    assert sweep["fit"]["saved_r2"] == pytest.approx(1.0)
+
+
+def test_fresh_and_detach_save_the_same_bytes_and_tbptt_saves_its_span(results):
+    summary = results["cost"]["summary"]
+    assert summary["detach"]["saved_peak_bytes"] == summary["fresh"]["saved_peak_bytes"]
+    # tbptt:10,20 with num_steps 10 backpropagates through two batches
+    assert summary["tbptt:10,20"]["saved_ratio_to_fresh"] == pytest.approx(2.0, rel=0.1)
+    assert summary["fresh"]["time_ratio_to_fresh"]["median"] == 1.0
+
+
+def test_every_learned_perplexity_stands_beside_the_limit_of_its_context(results):
+    learn = results["learning"]
+    assert learn["limits"]["carried"]["perplexity"] == counting_limit().perplexity
+    fresh = counting_limit(context="fresh", num_steps=learn["num_steps"])
+    assert learn["limits"]["fresh"]["perplexity"] == fresh.perplexity
+    for name, row in learn["rows"].items():
+        context = "fresh" if name == "fresh" else "carried"
+        assert row["limit_context"] == context
+        assert row["limit_perplexity"] == learn["limits"][context]["perplexity"]
+        assert row["perplexity"] > 1
+
+
+def test_the_recall_section_reports_recall_accuracy_beside_its_limits(results):
+    rec = results["recall"]
+    carried = delayed_recall_limit(rec["delay"], rec["num_keys"], "carried")
+    assert rec["limits"]["carried"]["perplexity"] == carried.perplexity
+    assert set(rec["rows"]) == {"fresh", "detach", "tbptt:4,12"}
+    for row in rec["rows"].values():
+        assert 0 <= row["recall_accuracy"] <= 1
+    assert rec["rows"]["tbptt:4,12"]["gradient_reach"] == 1.0
+    assert rec["rows"]["detach"]["gradient_reach"] == 0.0
+
+
+def test_the_batching_section_compares_windows_and_sequential_at_each_batch_size(results):
+    rows = results["batching"]["rows"]
+    seen = {(r["batching"], r["batch_size"], r["strategy"]) for r in rows}
+    assert seen == {
+        (b, n, s) for b in ("windows", "sequential") for n in (50, 48) for s in ("detach", "fresh")
+    }
+    carried = {
+        r["batch_size"]: r["carried_state_is"]
+        for r in rows
+        if r["batching"] == "windows" and r["strategy"] == "detach"
+    }
+    assert "moves by 1 (as a true continuation)" in carried[50]
+    assert "moves by 4" in carried[48]
+
+
+def test_results_json_holds_every_section_and_the_machine(outputs):
+    data = json.loads((outputs / "results.json").read_text())
+    for key in (
+        "config",
+        "machine",
+        "cost",
+        "window_sweep",
+        "learning",
+        "recall",
+        "batching",
+        "wall_s",
+    ):
+        assert key in data
+    for key in ("platform", "cpu_count", "torch", "python", "torch_threads"):
+        assert key in data["machine"]
+
+
+def test_the_report_has_every_section_and_the_charts_are_pngs(outputs):
+    report = (outputs / "report.md").read_text()
+    positions = [report.index(f"## {title}") for title in SECTIONS]
+    assert positions == sorted(positions)
+    for chart in CHARTS:
+        assert f"]({chart})" in report
+        assert (outputs / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_least_squares_recovers_an_exact_line():
+    slope, intercept, r2 = least_squares([1, 2, 4, 8], [5, 7, 11, 19])
+    assert (slope, intercept, r2) == pytest.approx((2.0, 3.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("spec", "reach"),
+    [("fresh", 0.0), ("detach", 0.0), ("window:4", 0.625), ("tbptt:4,8", 0.5), ("tbptt:4,12", 1.0)],
+)
+def test_the_share_of_recalls_whose_backward_reaches_the_key(spec, reach):
+    assert _gradient_reach(spec, delay=6, num_steps=4) == pytest.approx(reach)
+
+
+def test_a_tbptt_spec_keeps_its_comma_inside_the_strategy_list():
+    assert _strategies("detach, fresh,window:4,tbptt:10,20") == (
+        "detach",
+        "fresh",
+        "window:4",
+        "tbptt:10,20",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--strategies", "sometimes"], "unknown strategy 'sometimes'"),
+        (["--strategies", "carry"], "'carry' fails on its second batch"),
+        (["--strategies", "tbptt:7,14"], "multiples of num_steps"),
+        (["--repeats", "0"], "--repeats must be >= 1"),
+        (["--data", "no/such/file.txt"], "no such file"),
+        (["--device", "tpu"], "--device must be cpu or cuda"),
+    ],
+    ids=["unknown-strategy", "carry", "tbptt-steps", "repeats", "data", "device"],
+)
+def test_a_bad_argument_is_one_line_on_stderr_and_exit_status_2(argv, fragment, tmp_path, capsys):
+    code = main(["bench", "--quick", "--quiet", "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert fragment in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "results.json").exists()
