@@ -210,3 +210,13 @@ def test_before_the_failing_retain_graph_backward_one_saved_weight_per_step_but_
     stale = second.stale
     assert len(stale) == _notebook.NUM_STEPS - 1
     assert {(s.saved_version, s.current_version) for s in stale} == {(1, 2)}
+
+
+def test_save_on_cpu_keeps_a_reference_to_a_cpu_tensor_so_an_in_place_change_goes_unchecked():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    with torch.autograd.graph.save_on_cpu():  # pack hook: tensor.cpu(), the tensor itself here
+        a = w.clone()
+        y = a.pow(2)
+    a.add_(1)  # in place on the saved tensor: no error will follow
+    y.sum().backward()
+    torch.testing.assert_close(w.grad, torch.tensor([4.0, 6.0]))  # 2·(w + 1), not 2·w

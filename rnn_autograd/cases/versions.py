@@ -474,3 +474,86 @@ def message_numbers():
     except RuntimeError as exc:
         now, saved = (int(n) for n in _VERSIONS.search(str(exc)).groups())
     return {"is at version": now, "expected version": saved, "a._version now": a._version}
+
+
+@case(
+    "versions/allow-mutation-on-saved-tensors",
+    question="Can I keep the in-place y += 1 after y = a.exp() and still get the right gradient?",
+    expect="No: an in-place change of a saved tensor always breaks the backward.",
+    outcome=Returns({"a.grad": Close(torch.tensor([1.0, 2.718282]))}),
+    see_also=(
+        "https://pytorch.org/docs/stable/autograd.html#torch.autograd.graph.allow_mutation_on_saved_tensors",
+        "versions/inplace-on-saved-output",
+        "versions/saved-tensor-hooks-skip-the-check",
+    ),
+)
+def allow_mutation_on_saved_tensors():
+    """Yes, inside `torch.autograd.graph.allow_mutation_on_saved_tensors()`: a tensor saved for
+    backward is *cloned* just before an in-place op mutates it, and the backward uses the clone.
+
+    The context installs saved-tensor hooks (each saved tensor is packed as a handle to the
+    original, keyed by its storage and version) and a dispatch mode that sees every op: before
+    an op that writes one of its arguments runs on a tensor that was saved, it clones the
+    original and points the handle at the clone. `ExpBackward0` then
+    unpacks the copy, exp(a) = [1, e], not y = exp(a) + 1, so the gradient is right. The price is
+    one copy per mutated saved tensor, and both the forward and the backward must run inside the
+    context. It is the explicit, memory-costing version of `y = y + 1`
+    (`versions/out-of-place-instead`).
+    """
+    a = torch.tensor([0.0, 1.0], requires_grad=True)
+    with torch.autograd.graph.allow_mutation_on_saved_tensors():  # forward and backward inside
+        y = a.exp()  # saves y
+        y += 1  # in place on the saved y: the context clones the original first
+        y.sum().backward()
+    return {"a.grad": a.grad}
+
+
+@case(
+    "versions/saved-tensor-hooks-skip-the-check",
+    question="Why does an in-place change of a saved tensor not raise under saved_tensors_hooks?",
+    expect="The hooks only change how the tensor is stored; the version check still protects the backward.",
+    outcome=Returns(
+        {
+            "raised": False,
+            "a._version": 1,
+            "w.grad": torch.tensor([4.0, 6.0]),
+            "the right gradient 2·w": torch.tensor([2.0, 4.0]),
+        }
+    ),
+    see_also=(
+        "https://pytorch.org/docs/stable/notes/autograd.html#saved-tensors-hooks-doc",
+        "versions/allow-mutation-on-saved-tensors",
+        "detach/data-inplace-silently-wrong-grad",
+    ),
+)
+def saved_tensor_hooks_skip_the_check():
+    """With a pack hook, autograd stores whatever the hook returns, and it checks versions only
+    for tensors it stored itself: an identity hook hands the backward the mutated tensor, unchecked.
+
+    `SavedVariable::unpack` in PyTorch compares the saved version with the current one "only in
+    the case without hooks" (the comment in `saved_variable.cpp`): once a pack hook has turned
+    the tensor into an arbitrary object, autograd cannot know what a version of it would mean.
+    The identity hooks here return the very tensor `a`; `a.add_(1)` bumps its counter to 1 and
+    nobody looks. `PowBackward0` computes 2·a with the new a = w + 1, so `w.grad` is [4, 6]
+    instead of [2, 4], silently: the same failure mode as writing through `.data`. Hooks that
+    *copy* when packing (to a GPU's host memory, to disk) are immune to later writes; hooks that
+    keep a reference are not, and that includes `torch.autograd.graph.save_on_cpu()` for a
+    tensor already on the CPU: its pack hook returns `tensor.cpu()`, which for a CPU tensor is
+    the tensor itself (the project's tests show the same [4, 6] under it).
+    """
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    raised = False
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):  # identity hooks
+        a = w.clone()
+        y = a.pow(2)  # the pack hook receives a and returns it: a reference, no version kept
+    a.add_(1)  # in place on the saved tensor: bumps a's counter, which nobody will compare
+    try:
+        y.sum().backward()
+    except RuntimeError:
+        raised = True
+    return {
+        "raised": raised,
+        "a._version": a._version,
+        "w.grad": w.grad,
+        "the right gradient 2·w": 2 * w.detach(),
+    }
