@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from ..spec import Raises, Returns, case, snapshot
+import torch
+
+from ..spec import Raises, Returns, Satisfies, case, snapshot
 from ._notebook import BATCH, EPOCHS, notebook
 
 _INPLACE = "https://pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks"
@@ -162,3 +164,63 @@ def retain_graph_after_39_steps():
         "is at version (now)": found["current"],
         "expected version (when saved)": found["saved"],
     }
+
+
+def _graph_size(t: torch.Tensor) -> int:
+    """Number of grad_fn nodes reachable from ``t`` (the work its backward would do)."""
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            todo += [fn for fn, _ in node.next_functions]
+    return len(seen)
+
+
+def _same_steps(sizes: list[int]) -> bool:
+    steps = {b - a for a, b in zip(sizes, sizes[1:], strict=False)}
+    return len(steps) == 1 and steps.pop() > 0
+
+
+@case(
+    "rnn-state/carried-graph-grows",
+    question="Without an optimizer step in between, does retain_graph=True make carrying the state work?",
+    expect="Yes: nothing is modified in place, so each backward just covers its own batch.",
+    outcome=Returns(
+        {
+            "backward ran on every batch": True,
+            "nodes behind each batch's loss": Satisfies(
+                _same_steps, "growing by the same number of nodes every batch"
+            ),
+        }
+    ),
+    see_also=(
+        "rnn-state/no-detach",
+        "rnn-state/detach-in-place",
+        "rnn-state/retain-graph-then-step",
+    ),
+)
+def carried_graph_grows():
+    """It runs, but each backward goes through *every* earlier batch: the graph behind batch k's
+    loss holds all k batches' nodes, so the work and the memory of each step grow with k.
+
+    With no in-place update between batches no saved tensor goes stale, and `retain_graph=True`
+    keeps them all, so nothing raises. But `state` links each batch's graph to the previous
+    one, and the links are never cut: batch k's loss depends, through the state, on every input
+    and every time step since the start, and its backward differentiates through all of them
+    (backpropagation through the whole stream, not through a window of 20 steps). The case counts
+    the `grad_fn` nodes behind each loss: the count grows by the same amount, one batch's worth
+    of nodes, every batch, and every saved tensor of every batch stays referenced. This is what
+    PyTorch's word_language_model example means at its `repackage_hidden` call: "If we didn't,
+    the model would try backpropagating all the way to start of the dataset." `detach_()`
+    (`rnn-state/detach-in-place`) keeps the count constant.
+    """
+    net, data_iter, _, loss = notebook()
+    state, sizes = net.begin_state(batch_size=BATCH), []
+    for _, (X, Y) in zip(range(4), data_iter, strict=False):  # four batches show the trend
+        y_hat, state = net(X, state)  # no detach: state leads into the last batch's graph
+        l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
+        sizes.append(_graph_size(l))
+        net.zero_grad()  # nothing accumulates across batches; no step, so no in-place writes
+        l.backward(retain_graph=True)  # keep every graph: the next backward runs through it
+    return {"backward ran on every batch": True, "nodes behind each batch's loss": sizes}
