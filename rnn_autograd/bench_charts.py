@@ -17,6 +17,7 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
     """The three PNG charts; returns their paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
 
     out_dir = Path(out_dir)
     paths = []
@@ -28,22 +29,34 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         paths.append(out_dir / name)
 
     sweep = results["window_sweep"]
-    ks = [r["window"] for r in sweep["rows"].values()]
+    windows = {n: r for n, r in sweep["rows"].items() if n.startswith("window:")}
+    ks = [r["window"] for r in windows.values()]
+    detach = sweep["rows"]["detach"]
+    fit = sweep["fit"]
     fig = Figure(figsize=(10, 4))
     ax1, ax2 = fig.subplots(1, 2)
-    ax1.plot(ks, [r["saved_peak_bytes"] / 1024 for r in sweep["rows"].values()], "o-")
-    fit = sweep["fit"]
+    ax1.plot(ks, [r["saved_peak_bytes"] / 1024 for r in windows.values()], "o-", label="window:K")
     ax1.plot(
         ks,
         [(fit["saved_intercept_bytes"] + fit["saved_slope_bytes"] * k) / 1024 for k in ks],
         "k:",
         label="least-squares fit",
     )
+    ax1.axhline(detach["saved_peak_bytes"] / 1024, color="tab:red", ls="--", label="detach")
     ax1.set(xlabel="window K (batches)", ylabel="saved peak (KiB)", title="Saved for backward")
     ax1.legend()
-    ax2.plot(ks, [r["time_per_batch_s"]["median"] * 1e3 for r in sweep["rows"].values()], "o-")
+    ax2.plot(
+        ks,
+        [r["time_per_batch_s"]["median"] * 1e3 for r in windows.values()],
+        "o-",
+        label="window:K",
+    )
+    ax2.axhline(
+        detach["time_per_batch_s"]["median"] * 1e3, color="tab:red", ls="--", label="detach"
+    )
     ax2.set(xlabel="window K (batches)", ylabel="ms per batch (median)", title="Time per batch")
     ax2.set_ylim(bottom=0)
+    ax2.legend()
     save(fig, CHARTS[0])
 
     fig = Figure(figsize=(10, 4))
@@ -58,7 +71,8 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.bar(xs, [rows[n]["perplexity"] for n in names], color="tab:blue", label="held-out")
         ax.scatter(
             xs,
-            [rows[n]["limit_perplexity"] for n in names],
+            # NaN is not drawn: a text file has no known limit
+            [rows[n]["limit_perplexity"] or float("nan") for n in names],
             color="k",
             marker="_",
             s=600,
@@ -80,15 +94,13 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         sec = results[key]
         for name, r in sec["rows"].items():
             ax.plot(r["curve_tokens"], r["curve_perplexity"], label=name)
-        for ctx, style in (("carried", "k--"), ("fresh", "k:")):
-            ax.axhline(
-                sec["limits"][ctx]["perplexity"],
-                ls=style[1:],
-                color="k",
-                lw=1,
-                label=f"{ctx} limit",
-            )
+        for ctx, style in (("carried", "--"), ("fresh", ":")):
+            if sec["limits"]:  # none for a text file
+                limit = sec["limits"][ctx]["perplexity"]
+                ax.axhline(limit, ls=style, color="k", lw=1, label=f"{ctx} limit")
         ax.set(xlabel="training tokens", ylabel="training perplexity", title=title, yscale="log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
         ax.legend(fontsize=7)
     save(fig, CHARTS[2])
     return paths

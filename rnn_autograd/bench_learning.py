@@ -108,8 +108,8 @@ def _beside_limits(result: dict, spec: str, limits: dict | None) -> dict:
     lim = limits[ctx] if limits else None
     result.update(
         limit_context=ctx,
-        limit_perplexity=lim["perplexity"] if lim else float("nan"),
-        limit_accuracy=lim["accuracy"] if lim else float("nan"),
+        limit_perplexity=lim["perplexity"] if lim else None,  # None: no known limit (text)
+        limit_accuracy=lim["accuracy"] if lim else None,
     )
     return result
 
