@@ -1,5 +1,7 @@
 """``diagnose()``: annotate an autograd error in your own training loop with the case that explains it.
 
+As a context manager or as a decorator::
+
     with diagnose():                 # or diagnose(watch=loss), or d = diagnose(); d.watch(loss)
         loss.backward()
 

@@ -41,6 +41,8 @@ TIERS = ("declared", "pattern", "hint")
 _EXC_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*): ?(.*)$")
 _FRAME = re.compile(r'^\s*File "([^"]*)", line \d+')
 _CHAIN = re.compile(r"^(During handling of the above exception|The above exception was the direct)")
+_PYTEST_E = re.compile(r"^E {2,}")
+_ARROW = re.compile(r"^-*> ?(?:\d+ )?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STOP = frozenset(
     [
@@ -134,9 +136,11 @@ def parse_error_text(text: str) -> list[ErrorText]:
 
     A traceback gives one per chained exception; each message runs from its ``Type: message``
     line to the next traceback or chain line (multi-line messages and PEP 678 notes included).
-    Text with no such line is a bare message of unknown type.
+    Text with no such line is a bare message of unknown type. Python, IPython/Jupyter and pytest
+    tracebacks are read alike.
     """
-    lines = text.strip("\n").splitlines()
+    # pytest prints the exception as "E   RuntimeError: ..." lines: read them without the "E".
+    lines = [_PYTEST_E.sub("", line) for line in text.strip("\n").splitlines()]
     found: list[ErrorText] = []
     context: list[str] = []
     current: tuple[str, list[str]] | None = None
@@ -159,8 +163,9 @@ def parse_error_text(text: str) -> list[ErrorText]:
             # torch's own frames are the same for every error: only user code tells cases apart.
             skip_code = "/torch/" in frame.group(1).replace("\\", "/")
             continue
-        if current is None and line[:1].isspace():
-            code = line.strip()
+        arrow = _ARROW.match(line)  # IPython "----> 7 code", pytest ">       code"
+        if current is None and (line[:1].isspace() or arrow):
+            code = line[arrow.end() :].strip() if arrow else line.strip()
             if code and not skip_code and set(code) - set("^~ "):
                 context.append(code)
             continue

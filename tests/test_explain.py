@@ -193,3 +193,30 @@ def test_empty_input_is_a_one_line_usage_error(monkeypatch, capsys):
     code, out, err = _run(["explain", "-"], stdin="  \n", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "empty" in err
+
+
+def test_a_jupyter_traceback_is_read_with_its_arrowed_line_as_code():
+    text = (
+        "RuntimeError                              Traceback (most recent call last)\n"
+        "Cell In[3], line 7\n"
+        "      6 loss.backward()\n"
+        "----> 7 h.grad_fn._saved_result\n"
+        "\n"
+        "RuntimeError: Trying to backward through the graph a second time (or directly access "
+        "saved tensors after they have already been freed).\n"
+    )
+    [error] = parse_error_text(text)
+    assert error.type_name == "RuntimeError"
+    assert error.context == ("6 loss.backward()", "h.grad_fn._saved_result")
+    assert match_text(text)[0].case.id == "graph/saved-tensor-after-backward"
+
+
+def test_a_pytest_failure_is_read_without_its_e_prefixes():
+    text = (
+        ">       loss.backward()\n"
+        "E       RuntimeError: one of the variables needed for gradient computation has been\n"
+        "E       modified by an inplace operation: [torch.FloatTensor [2]] is at version 1\n"
+    )
+    [error] = parse_error_text(text)
+    assert (error.type_name, error.context) == ("RuntimeError", ("loss.backward()",))
+    assert match_text(text)[0].declared.pattern == "modified by an inplace operation"
