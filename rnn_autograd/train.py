@@ -190,6 +190,7 @@ def train(
     lr: float,
     clip: float | None = 1.0,
     optimizer: str = "sgd",
+    lr_decay: float = 1.0,
     device: torch.device | str | None = "auto",
     progress: bool = False,
     eval_batches: BatchSource | None = None,
@@ -203,7 +204,8 @@ def train(
     ``batches``: an iterable of ``(X, Y)`` re-read every epoch, or a function of the epoch index
     (0-based) returning one (random batching draws new batches per epoch this way, reproducibly).
     ``strategy``: a ``Strategy`` or its name (see ``rnn_autograd.state``).
-    ``clip``: the maximal gradient norm (None: no clipping). ``on_batch(i, info)`` is called after
+    ``clip``: the maximal gradient norm (None: no clipping). Epoch ``e`` (0-based) trains at
+    ``lr * lr_decay ** e``. ``on_batch(i, info)`` is called after
     every batch with ``info = {"epoch", "batch", "tokens", "update", "result"}``, for measurements
     the trainer need not know about. With ``checkpoint_path`` a checkpoint is written after every
     epoch (``checkpoint_extra`` is stored beside); with ``resume`` training continues from it.
@@ -212,6 +214,8 @@ def train(
     """
     if epochs < 0 or not lr > 0:
         raise UsageError(f"epochs must be >= 0 and lr > 0; got epochs={epochs}, lr={lr}")
+    if not 0 < lr_decay <= 1:
+        raise UsageError(f"lr_decay must lie in (0, 1]; got {lr_decay}")
     if clip is not None and not clip > 0:
         raise UsageError(f"clip must be > 0 (or None for no clipping); got {clip}")
     device = resolve_device(device)
@@ -245,6 +249,8 @@ def train(
     opt.zero_grad(set_to_none=True)  # no gradient left over from before training counts
     for epoch in range(start, epochs):
         strategy.begin_epoch()
+        for group in opt.param_groups:  # a function of the epoch alone, so resuming matches
+            group["lr"] = lr * lr_decay**epoch
         tally = _Tally(device)
         updates = 0
         source = _batches_for(batches, epoch)

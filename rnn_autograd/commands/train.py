@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, default=256, help="hidden units (default 256)")
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--lr", type=float, default=1.0)
+    p.add_argument(
+        "--lr-decay", type=float, default=1.0, help="multiply the lr by this after every epoch"
+    )
     p.add_argument("--clip", type=float, default=1.0, help="max gradient norm; 0: no clipping")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     p.add_argument("--device", choices=DEVICES, default="auto")
@@ -70,6 +73,7 @@ def _config(args: argparse.Namespace) -> dict:
         "hidden": args.hidden,
         "layers": args.layers,
         "lr": args.lr,
+        "lr_decay": args.lr_decay,
         "clip": args.clip or None,
         "optimizer": args.optimizer,
         "seed": args.seed,
@@ -137,6 +141,7 @@ def _train(args: argparse.Namespace) -> int:
             strategy,
             epochs=args.epochs,
             lr=cfg["lr"],
+            lr_decay=cfg.get("lr_decay", 1.0),
             clip=cfg["clip"],
             optimizer=cfg["optimizer"],
             device=device,
