@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .bench import BenchConfig
 from .bench_cost import RUN_LENGTH, SEED_VOCAB, _fit, _model, _text_or_counting
 from .data import counting_sequence, sequential_batches, window_batches
-from .limits import counting_limit
+from .limits import counting_limit, counting_source, gap_limit
 from .model import RNNModel
 from .state import TBPTT, Window, parse_strategy
 from .tasks import delayed_recall_limit, delayed_recall_sequence, recall_mask, recall_vocab_size
@@ -38,9 +38,11 @@ def evaluate_tokens(model: RNNModel, batches, carry: bool, mask_fn=None) -> dict
     pos_sum = None
     masked_correct = masked_count = 0.0
     state = None
+    device = next(model.parameters()).device
     for X, Y in batches:
+        X, Y = X.to(device), Y.to(device)
         if state is None or not carry:
-            state = model.begin_state(X.shape[0])
+            state = model.begin_state(X.shape[0], device)
         logits, state = model(X, state)  # (steps * batch, vocab), time-major
         ce = F.cross_entropy(logits, Y.T.reshape(-1), reduction="none").view(
             Y.shape[1], -1
@@ -216,6 +218,17 @@ def _carried_is(batching: str, spec: str, B: int, T: int) -> str:
     return f"the state of a window ending {where} the new one; run phase moves by {shift} ({phase})"
 
 
+def _row_limit(batching: str, spec: str, B: int, T: int):
+    """The exact limit for a row: fresh, the true past, or an earlier window across a gap."""
+    if not parse_strategy(spec).carries_state:
+        return counting_limit(context="fresh", num_steps=T)
+    if batching == "sequential":
+        return counting_limit(context="carried")
+    if B < T:  # the earlier window overlaps this one: not a past-only context
+        return None
+    return gap_limit(counting_source(), context_tokens=T, gap=B - T, num_steps=T)
+
+
 def batching_section(config: BenchConfig) -> dict:
     T = config.batching_num_steps
     held = counting_sequence(num_runs=config.heldout_runs, seed=config.seed + 1)
@@ -240,6 +253,7 @@ def batching_section(config: BenchConfig) -> dict:
             for spec in config.batching_strategies:
                 cfg = replace(config, batch_size=B, num_steps=T)
                 r = _train_and_score(cfg, spec, SEED_VOCAB, batches, held_b, config.batching_epochs)
+                lim = _row_limit(batching, spec, B, T)
                 rows.append(
                     {
                         "batching": batching,
@@ -249,7 +263,9 @@ def batching_section(config: BenchConfig) -> dict:
                         "accuracy": r["accuracy"],
                         "first_target_ce": r["per_position_ce"][0],
                         "per_position_ce": r["per_position_ce"],
-                        "limit_first_target_ce": carried_lim.cross_entropy_nats,
+                        "limit_perplexity": lim.perplexity if lim else None,
+                        "limit_first_target_ce": lim.per_position[0] if lim else None,
+                        "limit_context": lim.context if lim else None,
                         "carried_state_is": _carried_is(batching, spec, B, T),
                         "train_tokens": r["train_tokens"],
                     }

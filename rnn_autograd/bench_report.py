@@ -218,22 +218,30 @@ def _batching_section(results: dict) -> list[str]:
     out = [
         f"## {SECTIONS[4]}",
         "",
-        "The counting sequence, num_steps "
-        f"{bat['num_steps']}. With the notebook's overlapping windows, row r of batch b+1 "
-        f"starts batch_size tokens after row r of batch b, so the state carried into it was "
-        f"computed on a window that ended batch_size - num_steps tokens before the new one "
-        f"begins: it is the state of another place in the sequence. With sequential "
+        f"The counting sequence, num_steps {bat['num_steps']}, the same number of batches of "
+        "the same shape for both batchings. With the notebook's overlapping windows, row r of "
+        "batch b+1 starts batch_size tokens after row r of batch b, so the state carried into "
+        "it was computed on a window that ended batch_size - num_steps tokens before the new "
+        "one begins: it is the state of another place in the sequence. With sequential "
         "partitioning the carried state is exactly the past of the row.",
         "",
+        "Each limit is exact for the row's context: `fresh` (zeros), `carried` (the true past) "
+        "or `after a gap of G` (the Bayes predictor given the earlier window, knowing the gap; "
+        "`rnn_autograd.limits.gap_limit`). A trained RNN applies the same recurrence at the "
+        "jump between windows as between two neighbouring tokens, so it can use that state only "
+        "as far as the jump resembles a step.",
+        "",
     ]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - local formatter
     rows = [
         [
             r["batching"],
             str(r["batch_size"]),
             f"`{r['strategy']}`",
             f"{r['perplexity']:.3f}",
+            f"{fmt(r['limit_perplexity'])} ({r['limit_context']})",
             f"{r['first_target_ce']:.3f}",
-            f"{r['limit_first_target_ce']:.3f}",
+            fmt(r["limit_first_target_ce"]),
             r["carried_state_is"],
         ]
         for r in bat["rows"]
@@ -244,8 +252,9 @@ def _batching_section(results: dict) -> list[str]:
             "batch size",
             "strategy",
             "held-out perplexity",
-            "CE at first target",
-            "limit there (carried past)",
+            "its limit",
+            "CE at first target (nats)",
+            "its limit",
             "what a carried state carries",
         ],
         rows,

@@ -45,6 +45,7 @@ __all__ = [
     "counting_limit",
     "counting_source",
     "exact_limit",
+    "gap_limit",
     "monte_carlo",
 ]
 
@@ -197,6 +198,42 @@ def exact_limit(
         cross_entropy_nats=ce,
         accuracy=acc,
         context=context,
+        num_steps=num_steps,
+        per_position=tuple(entropies),
+    )
+
+
+def gap_limit(
+    source: HiddenMarkovSource, context_tokens: int, gap: int, num_steps: int
+) -> LimitResult:
+    """The Bayes-optimal figures for a window whose only past is an *earlier* window.
+
+    The predictor has seen ``context_tokens`` tokens, then ``gap`` tokens it never sees, then
+    the window (inputs ``x_0 .. x_{T-1}``, targets ``x_1 .. x_T``, ``T = num_steps``). This is
+    what a state carried across the notebook's overlapping windows can at best hold: row r of
+    batch b+1 starts ``batch_size`` tokens after row r of batch b, so ``context_tokens =
+    num_steps`` and ``gap = batch_size - num_steps``. ``per_position`` holds each target's figure.
+    """
+    if context_tokens < 1 or gap < 0 or num_steps < 1:
+        raise ValueError("need context_tokens >= 1, gap >= 0 and num_steps >= 1")
+    pool = source._observe_first()
+    for _ in range(context_tokens - 1):
+        pool = source._step(pool)[0]
+    beliefs, probs = pool
+    # the unseen tokens: the hidden state moves on, nothing is observed
+    pool = (beliefs @ np.linalg.matrix_power(source.transition, gap), probs)
+    pool = source._step(pool)[0]  # observe x_0, the window's first input
+    entropies, accuracies = [], []
+    for _ in range(num_steps):
+        pool, h, a = source._step(pool)
+        entropies.append(h)
+        accuracies.append(a)
+    ce = float(np.mean(entropies))
+    return LimitResult(
+        perplexity=math.exp(ce),
+        cross_entropy_nats=ce,
+        accuracy=float(np.mean(accuracies)),
+        context=f"after a gap of {gap}",
         num_steps=num_steps,
         per_position=tuple(entropies),
     )

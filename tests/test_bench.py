@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from rnn_autograd.bench import preset, run_bench, write_results
 from rnn_autograd.bench_cost import least_squares
-from rnn_autograd.bench_learning import _gradient_reach
+from rnn_autograd.bench_learning import _gradient_reach, evaluate_tokens
 from rnn_autograd.bench_report import CHARTS, SECTIONS, write_report
 from rnn_autograd.cli import main
 from rnn_autograd.commands.bench import _strategies
+from rnn_autograd.data import counting_sequence, sequential_batches
 from rnn_autograd.limits import counting_limit
+from rnn_autograd.model import RNNModel
 from rnn_autograd.tasks import delayed_recall_limit
+from rnn_autograd.train import evaluate
 
 WINDOWS = (1, 2, 3)
 
@@ -117,6 +121,11 @@ def test_the_batching_section_compares_windows_and_sequential_at_each_batch_size
     }
     assert "moves by 1 (as a true continuation)" in carried[50]
     assert "moves by 4" in carried[48]
+    for r in rows:
+        expected = {"fresh": "fresh", "detach": "carried"}[r["strategy"]]
+        if r["batching"] == "windows" and r["strategy"] == "detach":
+            expected = f"after a gap of {r['batch_size'] - results['batching']['num_steps']}"
+        assert r["limit_context"] == expected
 
 
 def test_results_json_holds_every_section_and_the_machine(outputs):
@@ -143,6 +152,18 @@ def test_the_report_has_every_section_and_the_charts_are_pngs(outputs):
     for chart in CHARTS:
         assert f"]({chart})" in report
         assert (outputs / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("carry", [True, False], ids=["carried", "fresh"])
+def test_the_benchmark_evaluation_gives_the_trainers_perplexity_and_accuracy(carry):
+    torch.manual_seed(0)
+    model = RNNModel(20, 16)
+    batches = sequential_batches(counting_sequence(num_runs=200, seed=3), 8, 10)
+    ours = evaluate_tokens(model, batches, carry)
+    ppl, acc = evaluate(model, batches, "cpu", carry_state=carry)
+    assert ours["perplexity"] == pytest.approx(ppl, rel=1e-6)
+    assert ours["accuracy"] == pytest.approx(acc)
+    assert sum(ours["per_position_ce"]) / 10 == pytest.approx(ours["cross_entropy_nats"])
 
 
 def test_least_squares_recovers_an_exact_line():

@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from rnn_autograd.limits import counting_limit, counting_source, exact_limit, monte_carlo
+from rnn_autograd.limits import (
+    counting_limit,
+    counting_source,
+    exact_limit,
+    gap_limit,
+    monte_carlo,
+)
 from rnn_autograd.tasks import delayed_recall_limit, delayed_recall_source
 
 
@@ -93,3 +99,18 @@ def test_delayed_recall_limit_agrees_with_the_filter_over_a_long_sample(context,
     exact = exact_limit(source, context, num_steps)
     assert ce == pytest.approx(exact.cross_entropy_nats, abs=0.02)
     assert acc == pytest.approx(exact.accuracy, abs=0.01)
+
+
+@pytest.mark.parametrize("gap", [0, 7, 28, 30])
+def test_an_earlier_window_of_sixteen_tokens_fixes_the_phase_whatever_the_gap(gap):
+    # consecutive tokens run at most 0..14, so 16 tokens hold a visible run boundary; the phase
+    # then advances deterministically across any gap, and the carried limit is reached
+    result = gap_limit(counting_source(), context_tokens=16, gap=gap, num_steps=10)
+    assert result.cross_entropy_nats == pytest.approx(counting_limit().cross_entropy_nats)
+
+
+def test_a_short_earlier_window_helps_less_than_the_true_past_and_more_than_nothing():
+    carried = counting_limit().cross_entropy_nats
+    fresh = counting_limit(context="fresh", num_steps=10).cross_entropy_nats
+    short = gap_limit(counting_source(), context_tokens=2, gap=3, num_steps=10).cross_entropy_nats
+    assert carried < short < fresh
