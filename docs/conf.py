@@ -18,6 +18,12 @@ sys.path.insert(0, str(HERE.parent))
 
 import rnn_autograd  # noqa: E402 - after the path set-up, so a plain checkout builds too
 
+# One intra-op thread: the cases, the short training run and the benchmark's tiny preset use
+# tensors so small that a second thread only adds synchronisation, and on a busy 2-core machine
+# its spin-waiting made running every case over ten times slower (measured: 6.6 s with one
+# thread, 110 s with two, same cases, same machine). The benchmark sets its own thread count.
+torch.set_num_threads(1)
+
 project = "rnn-autograd"
 author = "rnn-autograd contributors"
 copyright = "rnn-autograd contributors"
@@ -31,6 +37,9 @@ extensions = [
     "sphinx_copybutton",
     "case_directive",
     "reference_pages",
+    "pipeline_figures",
+    "bench_page",
+    "live_output",
 ]
 
 source_suffix = {".md": "markdown"}
