@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 import weakref
 
@@ -10,6 +11,8 @@ import torch
 
 from rnn_autograd import diagnose as diagnose_module
 from rnn_autograd.diagnose import NOTE_PREFIX, diagnose
+from rnn_autograd.explain import match_exception
+from rnn_autograd.spec import get_case
 
 
 def _notes(exc: BaseException) -> str:
@@ -45,14 +48,22 @@ def test_the_exception_keeps_its_identity_type_message_and_traceback():
     assert traceback.extract_tb(exc.__traceback__)[-len(inside["tb"]) :] == inside["tb"]
 
 
-def test_the_note_names_the_matching_case_and_its_fix():
+def _named_cases(notes: str) -> list[str]:
+    return re.findall(r"^  ([a-z][a-z0-9-]*/[a-z0-9-]+): ", notes, flags=re.M)
+
+
+def test_the_note_names_cases_that_declare_this_error_each_with_its_fix():
     expected = pytest.raises(RuntimeError, match="modified by an inplace operation")
     with expected as info, diagnose():
         _stale_backward()
-    notes = _notes(info.value)
+    exc, notes = info.value, _notes(info.value)
     assert notes.startswith(NOTE_PREFIX)
-    assert "detach/inplace-on-detached-breaks-backward:" in notes
-    assert "fix: detach/clone-before-inplace:" in notes
+    named = _named_cases(notes)
+    assert named
+    for case_id in named:
+        case = get_case(case_id)
+        assert case.outcome.resolve().matches_exception(type(exc), str(exc))
+        assert f"    fix: {case.fix}: {get_case(case.fix).question}" in notes
 
 
 def test_the_stale_saved_tensor_is_named_from_the_users_own_variables():
@@ -81,7 +92,8 @@ def test_watching_before_backward_tells_which_saved_tensors_were_already_freed()
     with expected as info, diagnose().watch(y2):
         y2.backward()
     notes = _notes(info.value)
-    assert "graph/backward-through-freed-graph:" in notes
+    assert "graph/backward-through-freed-graph" in [m.case.id for m in match_exception(info.value)]
+    assert _named_cases(notes)
     assert "freed before this backward: MulBackward0's saved `other`" in notes
     assert "freed before this backward: MulBackward0's saved `self`" in notes
 
@@ -100,7 +112,7 @@ def test_as_a_decorator_it_annotates_the_functions_error():
 
     with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'zero_'") as info:
         step(torch.nn.Parameter(torch.ones(2)))
-    assert "leaves/grad-zero-after-zero-grad:" in _notes(info.value)
+    assert "leaves/grad-zero-after-zero-grad" in _named_cases(_notes(info.value))
 
 
 def test_an_error_no_case_declares_passes_through_without_a_note():
