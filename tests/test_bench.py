@@ -126,6 +126,9 @@ def test_the_batching_section_compares_windows_and_sequential_at_each_batch_size
         if r["batching"] == "windows" and r["strategy"] == "detach":
             expected = f"after a gap of {r['batch_size'] - results['batching']['num_steps']}"
         assert r["limit_context"] == expected
+        first = {"fresh": results["batching"]["fresh_first_target_ce"]}
+        carried = results["batching"]["carried_ce"]
+        assert r["limit_first_target_ce"] == pytest.approx(first.get(r["strategy"], carried))
 
 
 def test_results_json_holds_every_section_and_the_machine(outputs):
