@@ -140,10 +140,12 @@ def test_isolation_restores_global_state_after_a_raising_case():
         torch.autograd.set_detect_anomaly(True)
         torch.set_default_dtype(torch.float64)
         torch.use_deterministic_algorithms(True)
+        torch.set_num_threads(3)
         torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t).__enter__()
         torch.manual_seed(123)
         raise RuntimeError("boom")
 
+    threads = torch.get_num_threads()
     torch.manual_seed(7)
     expected_next = torch.rand(1)
     torch.manual_seed(7)
@@ -153,6 +155,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
     assert not torch.is_anomaly_enabled()
     assert torch.get_default_dtype() is torch.float32
     assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == threads
     assert torch._C._autograd._top_saved_tensors_default_hooks(False) is None
     assert torch.equal(torch.rand(1), expected_next), "the caller's RNG stream is untouched"
 

@@ -75,7 +75,8 @@ def isolated(seed: int = SEED) -> Iterator[None]:
     """Seed the RNGs and restore every piece of global autograd state afterwards, also on error.
 
     Restored: torch/Python RNG, grad mode, inference mode, anomaly mode (and its nan check),
-    default dtype, deterministic-algorithms flag and the saved-tensors default hooks stack.
+    default dtype, deterministic-algorithms flag, intra-op thread count and the saved-tensors
+    default hooks stack.
     """
     rng_torch = torch.get_rng_state()
     rng_py = random.getstate()
@@ -85,6 +86,10 @@ def isolated(seed: int = SEED) -> Iterator[None]:
     dtype = torch.get_default_dtype()
     deterministic = torch.are_deterministic_algorithms_enabled()
     hooks_top = _saved_tensors_hooks_top()
+    threads = torch.get_num_threads()
+    # One intra-op thread: float reductions then add in one order on every machine, so exact
+    # observations do not depend on the core count; cases are too small to gain from threads.
+    torch.set_num_threads(1)
     torch.manual_seed(seed)
     random.seed(seed)
     try:
@@ -95,6 +100,7 @@ def isolated(seed: int = SEED) -> Iterator[None]:
         # A case that entered saved_tensors_hooks and raised before leaving leaves them pushed.
         while _saved_tensors_hooks_top() != hooks_top and _saved_tensors_hooks_top() is not None:
             torch._C._autograd._pop_saved_tensors_default_hooks()
+        torch.set_num_threads(threads)
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
