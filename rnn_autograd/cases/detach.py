@@ -40,8 +40,9 @@ def inplace_on_detached_breaks_backward():
     forward saw.
 
     Predict a variation: build the loss from nodes that save nothing of `x` (say
-    `loss = (x * 2).sum()`: a multiplication by a Python number saves no tensor) and the same
-    change passes unnoticed, with the correct gradient 2. Make the change on
+    `loss = (x * 2).sum()`: `MulBackward0` saves the other factor, the scalar 2, but not `x`,
+    because d(2x)/dx = 2 needs no value of `x`) and the same change passes unnoticed, with
+    the correct gradient 2. Make the change on
     `x.detach().clone()` and it passes too: a clone has its own storage and
     counter.
     """
