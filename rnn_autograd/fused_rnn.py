@@ -25,15 +25,14 @@ __all__ = ["fused_tanh_rnn"]
 class _FusedTanhRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, proj: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor):
-        steps = proj.shape[0]
         out = torch.empty_like(proj)  # (steps, batch, hidden)
         w_t = w_hh.t()
         h = h0[0]  # (1, batch, hidden) -> (batch, hidden)
-        for t in range(steps):
-            # out[t] is written in place: it is a fresh buffer that nothing else has seen yet
-            torch.addmm(proj[t], h, w_t, out=out[t])
-            out[t].tanh_()  # in place on the same fresh buffer: no saved tensor is changed
-            h = out[t]
+        # views of every step, made once: fewer Python-level indexing calls per step
+        for p_t, o_t in zip(proj.unbind(0), out.unbind(0), strict=True):
+            # o_t is written in place: a slot of a fresh buffer that nothing else has seen yet
+            torch.addmm(p_t, h, w_t, out=o_t)
+            h = o_t.tanh_()  # in place on the same fresh slot: no saved tensor is changed
         ctx.save_for_backward(out, h0, w_hh)
         # the last state as its own (1, batch, hidden) tensor, not a view of out: callers may
         # detach_() it in place (the notebook does), which autograd refuses on views
@@ -48,11 +47,16 @@ class _FusedTanhRNN(torch.autograd.Function):
         h0 = h0[0]
         dh = torch.zeros_like(h0) if grad_h is None else grad_h[0]
         d_pre = torch.empty_like(out)  # dA_t for every step: the gradient of the projection
-        for t in range(steps - 1, -1, -1):
-            h_t = out[t]
-            # dA_t = (dh_t + dY_t) * (1 - h_t^2), written into its slot of the fresh buffer
-            torch.mul(dh + grad_out[t], 1 - h_t * h_t, out=d_pre[t])
-            dh = d_pre[t] @ w_hh
+        deriv = 1 - out * out  # tanh'(a_t) = 1 - h_t^2, for all steps in one operation
+        # dA_t = (dY_t + dh_t) * deriv_t with dh_t = dA_{t+1} @ W_hh (grad_h for the last step):
+        # the dY_t * deriv_t part for all steps at once, the recurrent part step by step
+        torch.mul(grad_out, deriv, out=d_pre)
+        d_steps, deriv_steps = d_pre.unbind(0), deriv.unbind(0)
+        d_steps[-1].addcmul_(dh, deriv_steps[-1])  # in place on the fresh buffer d_pre
+        for t in range(steps - 1, 0, -1):
+            # in place on d_pre's fresh slot for step t - 1: adds the recurrent part
+            d_steps[t - 1].addcmul_(d_steps[t] @ w_hh, deriv_steps[t - 1])
+        dh = d_steps[0] @ w_hh
         grad_w = None
         if ctx.needs_input_grad[2]:
             # sum_t dA_t.T @ h_{t-1}: h_{t-1} is out[t - 1] for t >= 1 and h0 for t = 0, so one

@@ -41,6 +41,12 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "timem
 THREADS = int(os.environ.get("RNN_AUTOGRAD_BENCH_THREADS", "1"))
 MEDIANS: dict[str, float] = {}
 
+# d2l's Accumulator reads the loss with float() while it still requires grad; torch warns about
+# that, and the warning is the classic loop's own, kept as it is (pytest turns warnings to errors)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning"
+)
+
 
 class NotebookRNNModel(nn.Module):
     """The notebook's model (In [408]) for a unidirectional layer."""
