@@ -77,6 +77,8 @@ class SavedTensorInfo:
             return "freed"
         if self.hooked:
             return "packed by saved_tensors_hooks, version not tracked"
+        if self.saved_version is None or self.current_version is None:
+            return "version unknown"
         text = f"saved v{self.saved_version}, now v{self.current_version}"
         return text + (" STALE" if self.stale else "")
 
@@ -148,7 +150,10 @@ def saved_tensors_of(fn: Any, node_id: str, namer: TensorNamer) -> list[SavedTen
     node_name = fn.name()
     infos: list[SavedTensorInfo] = []
     for attr in _saved_attrs(fn):
-        infos += _saved_infos(fn, (node_name, node_id), attr, namer)
+        try:
+            infos += _saved_infos(fn, (node_name, node_id), attr, namer)
+        except Exception:  # an unforeseen node kind: list it, claim nothing, never break the walk
+            infos.append(_record((node_name, node_id), attr, None))
     return infos
 
 
@@ -165,25 +170,24 @@ def _saved_infos(
             return [_record(node, attr, None, freed=True)]
         raise
     many = isinstance(raw, (tuple, list))
-    items = list(raw) if many else [raw]
-    if any(_hooked(r) for r in items):
+    # (label, SavedTensor); a list may hold None for an optional tensor left out.
+    items = (
+        [(f"{attr}[{i}]", r) for i, r in enumerate(raw) if r is not None] if many else [(attr, raw)]
+    )
+    if any(_hooked(r) for _, r in items):
         # Packed by saved_tensors_hooks: unpacking would run the user's hook, so do not.
-        return [
-            _record(node, f"{attr}[{i}]" if many else attr, None, hooked=True)
-            for i in range(len(items))
-        ]
+        return [_record(node, label, None, hooked=True) for label, _ in items]
     whole_error = _unpack_error(lambda: getattr(fn, unpack_name))
     infos = []
-    for i, r in enumerate(items):
-        if many:
-            error = _unpack_error(r.unpack) if whole_error is not None else None
+    for label, r in items:
+        error = whole_error
+        if many and whole_error is not None:
+            error = _unpack_error(r.unpack)
             if error is not None and "detached in-place" in error:
                 # A saved *output* cannot be unpacked alone (it needs its node): the whole
                 # attribute's error speaks for it when the versions in it are this tensor's.
                 error = whole_error
-        else:
-            error = whole_error
-        info = _classify(node, f"{attr}[{i}]" if many else attr, r.data, error, namer)
+        info = _classify(node, label, r.data, error, namer)
         if info is not None:
             infos.append(info)
     return infos

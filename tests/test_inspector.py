@@ -266,3 +266,19 @@ def test_the_graph_command_refuses_a_case_without_snapshots_in_one_line(capsys):
     no_snapshot = next(c for c in all_cases() if "snapshot(" not in c.source)
     assert main(["graph", no_snapshot.id]) == 2
     assert "records no graph snapshot" in capsys.readouterr().err
+
+
+def test_a_saved_tensor_that_cannot_be_read_is_listed_with_unknown_versions(monkeypatch):
+    from rnn_autograd import saved_tensors
+
+    def unreadable(*args, **kwargs):
+        raise TypeError("a node kind this inspector does not know")
+
+    monkeypatch.setattr(saved_tensors, "_saved_infos", unreadable)
+    x = torch.ones(2, requires_grad=True)
+    report = inspect_graph((x * x).sum())
+    assert [(s.attr, s.status) for s in report.saved] == [
+        ("other", "version unknown"),
+        ("self", "version unknown"),
+    ]
+    assert not report.will_fail
