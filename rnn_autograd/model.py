@@ -35,11 +35,13 @@ class RNNModel(nn.Module):
     of sequence ``i``, the notebook's layout; targets are ``Y.T.reshape(-1)``), and the new state.
 
     The input is the one-hot encoding of ``X``. Where the layer is a single tanh ``nn.RNN``
-    layer (``fused``, the default where it applies) the same arithmetic runs faster: one-hot times
+    layer on the CPU (``fused=None``, the default, decides so; ``True`` forces it on any device)
+    the same arithmetic runs faster: one-hot times
     ``W_ih`` is a column lookup (an embedding of ``W_ih.T``), and the recurrence runs in a
     hand-written autograd function whose backward computes ``dW_hh`` as one matrix product over
     all steps instead of one per step (see ``rnn_autograd.fused_rnn``). ``fused=False`` runs
-    ``nn.RNN`` on the one-hot input, exactly as the notebook does.
+    ``nn.RNN`` on the one-hot input, exactly as the notebook does. On CUDA ``nn.RNN`` runs
+    cuDNN's fused kernel, which a Python loop over steps cannot beat, so ``None`` leaves it there.
     """
 
     def __init__(
@@ -67,7 +69,13 @@ class RNNModel(nn.Module):
         can_fuse = cell == "rnn" and num_layers == 1
         if fused and not can_fuse:
             raise UsageError("fused=True needs cell='rnn' and num_layers=1")
-        self.fused = can_fuse if fused is None else bool(fused)
+        self.fused = fused if can_fuse else False  # None: on the CPU only
+
+    def uses_fused(self, device: torch.device | str) -> bool:
+        """Whether ``forward`` on ``device`` takes the fused path (see the class docstring)."""
+        if self.fused is None:
+            return torch.device(device).type == "cpu"
+        return self.fused
 
     @property
     def config(self) -> dict:
@@ -89,7 +97,7 @@ class RNNModel(nn.Module):
         return torch.zeros(shape, device=device)
 
     def forward(self, X: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        if self.fused:
+        if self.uses_fused(X.device):
             r = self.rnn
             # one_hot(X) @ W_ih.T picks column X of W_ih: an embedding lookup of W_ih.T,
             # bit for bit the same numbers without building the (steps, batch, vocab) one-hot

@@ -128,10 +128,13 @@ def test_begin_state_is_zeros_or_the_lstm_pair_of_zeros():
     assert h.shape == c.shape == (1, 3, 8) and not h.any() and not c.any()
 
 
-def test_the_fused_path_is_used_where_it_applies_and_only_there():
-    assert RNNModel(10, 8).fused
-    assert not RNNModel(10, 8, cell="gru").fused
-    assert not RNNModel(10, 8, num_layers=2).fused
+def test_the_fused_path_is_used_for_one_tanh_layer_on_the_cpu_unless_told_otherwise():
+    assert RNNModel(10, 8).uses_fused("cpu")
+    assert not RNNModel(10, 8).uses_fused("cuda")  # cuDNN's kernel is faster there
+    assert RNNModel(10, 8, fused=True).uses_fused("cuda")
+    assert not RNNModel(10, 8, fused=False).uses_fused("cpu")
+    assert not RNNModel(10, 8, cell="gru").uses_fused("cpu")
+    assert not RNNModel(10, 8, num_layers=2).uses_fused("cpu")
     with pytest.raises(UsageError, match="fused=True needs cell='rnn'"):
         RNNModel(10, 8, cell="lstm", fused=True)
 
