@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--max-chars", type=int, help="text data: keep only the first characters")
     p.add_argument("--eval-fraction", type=float, default=0.1, help="text data: the held-out tail")
+    p.add_argument(
+        "--threads", type=int, help="torch's CPU threads (default: torch's choice); 1 on a busy CPU"
+    )
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
@@ -125,6 +128,10 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError(f"--data: file not found: {cfg['data']} (or use --data seed)")
     strategy = parse_strategy(cfg["strategy"])
     device = resolve_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be >= 1; got {args.threads}")
+        torch.set_num_threads(args.threads)
     tokens, held, vocab_size, vocab = _load_data(cfg)
     kind, bs, steps, seed = cfg["batching"], cfg["batch_size"], cfg["num_steps"], cfg["seed"]
     make_batches(kind, tokens, bs, steps, seed)  # a corpus too short fails here, before training
