@@ -4,14 +4,14 @@ The trainer hands each batch to a ``Strategy`` (``train_batch``) and learns two 
 batches it may score (loss, logits, targets) and whether gradients are ready for an optimizer
 step. It knows nothing else; every strategy works for a tensor state and for the LSTM's tuple.
 
-=================  ==================================================================
-``detach``         carry the state, cut its graph with ``state = state.detach()``
-``detach-inplace`` the same with ``state.detach_()``, as the notebook does
-``fresh``          zeros at every batch: nothing is carried
-``carry``          carry without detaching: fails on the second batch, as the notebook did
-``window:K``       keep the graph across K batches, backpropagate once over K * num_steps
-``tbptt:K1,K2``    every K1 steps, backpropagate through the last K2 steps (Williams & Peng)
-=================  ==================================================================
+===================  ==================================================================
+``detach``           carry the state, cut its graph with ``state = state.detach()``
+``detach-inplace``   the same with ``state.detach_()``, as the notebook does
+``fresh``            zeros at every batch: nothing is carried
+``carry``            carry without detaching: fails on the second batch, as the notebook did
+``window:K``         keep the graph across K batches, backpropagate once over K * num_steps
+``tbptt:K1,K2``      every K1 steps, backpropagate through the last K2 steps (Williams & Peng)
+===================  ==================================================================
 """
 
 from __future__ import annotations
