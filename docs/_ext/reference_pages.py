@@ -97,30 +97,37 @@ class ApiReference(SphinxDirective):
         lines = [
             "## The public surface: `import rnn_autograd`",
             "",
-            "```{automodule} rnn_autograd",
-            ":members: " + ", ".join(public),
-            "```",
-            "",
+            *_automodule("rnn_autograd", public),
         ]
         for module, title in existing_api_modules():
             mod = importlib.import_module(module)
-            lines += [f"## {title}: `{module}`", "", f"```{{automodule}} {module}"]
+            lines += [f"## {title}: `{module}`", ""]
             if hasattr(mod, "__all__"):
                 own = [
                     n
                     for n in mod.__all__
                     if not (n in public and getattr(rnn_autograd, n, None) is getattr(mod, n, None))
                 ]
-                # An empty ":members:" would mean *all* members: leave the option out instead.
-                lines += [":members: " + ", ".join(own)] if own else []
+                lines += _automodule(module, own)
             else:
-                lines += [":members:"]
-            lines += ["```", ""]
+                lines += _automodule(module, None)
         container = nodes.section()
         self.state.nested_parse(
             StringList(lines, source="api-reference"), 0, container, match_titles=True
         )
         return list(container.children)
+
+
+def _automodule(module: str, members: list[str] | None) -> list[str]:
+    """An ``automodule`` in an ``eval-rst`` block: autodoc writes reStructuredText, which the
+    MyST parser of these pages would otherwise show as plain text. ``members=None``: all."""
+    lines = ["```{eval-rst}", f".. automodule:: {module}"]
+    if members is None:
+        lines.append("   :members:")
+    elif members:
+        lines.append("   :members: " + ", ".join(members))
+    # An empty list documents the module's docstring only: an empty ":members:" would mean all.
+    return [*lines, "```", ""]
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
