@@ -385,7 +385,7 @@ def _require_all(app: Sphinx, env: BuildEnvironment) -> None:
         if case.id not in places:
             logger.error(
                 "case %r is registered but no page renders it: add ```{case} %s``` to "
-                "docs/cases/%s.md",
+                "docs/cases/%s.md (python docs/_ext/sync_case_pages.py adds every missing one)",
                 case.id,
                 case.id,
                 case.family,
