@@ -11,6 +11,7 @@ ran on; every figure on the page is the run's own.
 from __future__ import annotations
 
 import re
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 GENERATED = "_generated/bench"
+logger = logging.getLogger(__name__)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)/]+\.png)\)")
 
 
@@ -44,10 +47,20 @@ class BenchReport(SphinxDirective):
         from rnn_autograd.bench_report import write_report
 
         config = preset(self.options.get("preset", "tiny"), quiet=True)
-        results = run_bench(config)
         out_dir = Path(self.env.app.srcdir) / GENERATED
-        write_results(results, out_dir)
-        paths = write_report(results, out_dir)
+        try:
+            results = run_bench(config)
+            write_results(results, out_dir)
+            paths = write_report(results, out_dir)
+        except Exception:
+            logger.error(
+                "page %r: the benchmark (preset %r) failed:\n%s",
+                self.env.docname,
+                config.preset,
+                traceback.format_exc(),
+                location=self.get_location(),
+            )
+            return []
         report = paths["report.md"].read_text(encoding="utf-8")
         container = nodes.section()
         self.state.nested_parse(

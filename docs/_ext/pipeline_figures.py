@@ -10,6 +10,7 @@ figures each run ended with are put on the page; every number shown is the run's
 from __future__ import annotations
 
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ import torch
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 GENERATED = "_generated/figures"
+logger = logging.getLogger(__name__)
 
 
 def _train_runs(strategies: list[str], epochs: int, hidden: int, seed: int) -> dict[str, Any]:
@@ -93,7 +96,16 @@ class LossCurve(SphinxDirective):
         strategies = [s.strip() for s in self.options.get("strategies", "detach").split(",")]
         epochs = self.options.get("epochs", 30)
         hidden = self.options.get("hidden", 64)
-        result = _train_runs(strategies, epochs, hidden, seed=0)
+        try:
+            result = _train_runs(strategies, epochs, hidden, seed=0)
+        except Exception:
+            logger.error(
+                "page %r: the training run for the loss curve failed:\n%s",
+                self.env.docname,
+                traceback.format_exc(),
+                location=self.get_location(),
+            )
+            return []
         out_dir = Path(self.env.app.srcdir) / GENERATED
         out_dir.mkdir(parents=True, exist_ok=True)
         name = f"loss-curve-{self.env.docname.replace('/', '-')}-{self.lineno}.png"
