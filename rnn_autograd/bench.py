@@ -55,11 +55,11 @@ class BenchConfig:
     threads: int | None = 1  # torch threads while benchmarking (None: leave as is)
     seed: int = 0
     # 1-2: cost
-    cost_batches: int = 16  # measured batches per strategy and repeat (after one warm-up pass)
+    cost_batches: int = 32  # measured batches per strategy and repeat (after one warm-up pass)
     windows: tuple[int, ...] = (1, 2, 4, 8)
     # 3: learning on the counting sequence (or the text file)
     train_runs: int = 2000  # runs of 5 tokens in the training sequence
-    heldout_runs: int = 500
+    heldout_runs: int = 2000  # evaluation is cheap: a large held-out set, small noise
     train_epochs: int = 6  # the token budget: epochs over the training sequence
     max_chars: int | None = 100_000  # text data only
     # 4: delayed recall (its own sizes: a memory task wants a gated cell and short batches)
@@ -92,7 +92,7 @@ PRESETS: dict[str, dict] = {
         cost_batches=8,
         windows=(1, 2, 4),
         train_runs=600,
-        heldout_runs=200,
+        heldout_runs=400,
         train_epochs=4,
         recall_strategies=("fresh", "detach", "tbptt:4,12"),
         recall_episodes=800,
@@ -113,7 +113,7 @@ PRESETS: dict[str, dict] = {
         cost_batches=32,
         windows=(1, 2, 4, 8, 16),
         train_runs=10_000,
-        heldout_runs=2000,
+        heldout_runs=4000,
         train_epochs=10,
         max_chars=None,
         recall_delay=10,

@@ -21,7 +21,12 @@ import torch
 from .bench import BenchConfig
 from .data import counting_sequence, sequential_batches
 from .errors import UsageError
-from .memory import SavedTensorMeter, process_peak_rss_bytes, reset_process_peak
+from .memory import (
+    SavedTensorMeter,
+    process_peak_rss_bytes,
+    process_rss_bytes,
+    reset_process_peak,
+)
 from .model import RNNModel
 from .state import TBPTT, Window, parse_strategy
 from .train import train
@@ -140,7 +145,9 @@ def measure_run(config: BenchConfig, spec: str, n_batches: int) -> dict:
         trace.append(meter.peak_bytes)
         meter.reset_peak()
 
-    reset_process_peak()
+    # the peak from here on, less the size now: what this run adds (None where unknown)
+    peak_is_fresh = reset_process_peak()
+    rss_before = process_rss_bytes()
     start = time.perf_counter()
     with meter:
         _fit(model, batches, spec, config, epochs=1, on_batch=on_batch)
@@ -160,7 +167,8 @@ def measure_run(config: BenchConfig, spec: str, n_batches: int) -> dict:
         "first_batch_s": stamps[0] - start,
         "saved_trace": trace,
         "saved_peak_bytes": max(trace),
-        "rss_peak_bytes": process_peak_rss_bytes(),
+        "rss_peak_bytes": (peak := process_peak_rss_bytes()),
+        "rss_growth_bytes": peak - rss_before if peak_is_fresh and peak and rss_before else None,
     }
 
 
@@ -200,6 +208,7 @@ def cost_section(config: BenchConfig) -> dict:
             "saved_peak_bytes": rs[0]["saved_peak_bytes"],
             "saved_ratio_to_fresh": rs[0]["saved_peak_bytes"] / base[0]["saved_peak_bytes"],
             "rss_peak_bytes": _stats([r["rss_peak_bytes"] or 0 for r in rs]),
+            "rss_growth_bytes": _stats([r["rss_growth_bytes"] or 0 for r in rs]),
         }
     return {
         "batches": config.cost_batches,

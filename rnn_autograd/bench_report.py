@@ -69,6 +69,7 @@ def _cost_section(results: dict) -> list[str]:
                 _kib(s["saved_peak_bytes"]),
                 f"{s['saved_ratio_to_fresh']:.2f}",
                 _mib(s["rss_peak_bytes"]["median"]),
+                _kib(s["rss_growth_bytes"]["median"]),
             ]
         )
     out += _table(
@@ -80,6 +81,7 @@ def _cost_section(results: dict) -> list[str]:
             "saved peak (KiB)",
             "saved / fresh",
             "process peak (MiB)",
+            "peak growth in run (KiB)",
         ],
         rows,
     )
@@ -282,7 +284,9 @@ def _reading_section(results: dict) -> list[str]:
         "- Saved bytes count the storages of tensors saved for backward "
         "(`rnn_autograd.memory.SavedTensorMeter`), parameters excluded: the same on every "
         "machine for one torch version. Times and process peaks depend on the machine; read "
-        "them as ratios.",
+        "them as ratios. The process peak is reset before each run where Linux allows it "
+        "(`/proc/self/clear_refs`); its growth during the run is what the run added to the "
+        "resident size (it includes allocator caching, so it is coarser than saved bytes).",
         "",
     ]
 

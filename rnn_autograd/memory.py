@@ -34,6 +34,7 @@ import torch
 __all__ = [
     "SavedTensorMeter",
     "process_peak_rss_bytes",
+    "process_rss_bytes",
     "reset_process_peak",
     "storage_bytes",
 ]
@@ -137,6 +138,18 @@ def reset_process_peak() -> bool:
         return True
     except OSError:
         return False
+
+
+def process_rss_bytes() -> int | None:
+    """The current resident set size of this process, in bytes (None where unknown: not Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except OSError:
+        pass
+    return None
 
 
 def process_peak_rss_bytes() -> int | None:

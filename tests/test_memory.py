@@ -11,6 +11,7 @@ from torch import nn
 from rnn_autograd.memory import (
     SavedTensorMeter,
     process_peak_rss_bytes,
+    process_rss_bytes,
     reset_process_peak,
 )
 
@@ -132,3 +133,8 @@ def test_resetting_the_peak_brings_it_back_near_the_current_size():
     if not reset_process_peak():
         pytest.skip("/proc/self/clear_refs not writable here")
     assert process_peak_rss_bytes() < before - 40_000_000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmRSS is Linux-only")
+def test_the_current_size_never_exceeds_the_peak():
+    assert 0 < process_rss_bytes() <= process_peak_rss_bytes()
