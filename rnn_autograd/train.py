@@ -218,6 +218,11 @@ def train(
         raise UsageError(f"lr_decay must lie in (0, 1]; got {lr_decay}")
     if clip is not None and not clip > 0:
         raise UsageError(f"clip must be > 0 (or None for no clipping); got {clip}")
+    if not callable(batches) and iter(batches) is batches and epochs > 1:
+        raise UsageError(
+            "batches is a one-shot iterator, empty after the first epoch; pass a list, a "
+            "Batches (rnn_autograd.data) or a function of the epoch that returns the batches"
+        )
     device = resolve_device(device)
     strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy
     model.to(device)

@@ -205,6 +205,11 @@ def test_bad_training_arguments_are_usage_errors(kwargs, message):
         train(_model(), sequential_batches(TOKENS, 4, 5), "detach", epochs=1, **kwargs)
 
 
+def test_a_one_shot_iterator_of_batches_is_refused_for_several_epochs():
+    with pytest.raises(UsageError, match="one-shot iterator"):
+        train(_model(), iter(sequential_batches(TOKENS, 4, 5)), epochs=2, lr=1.0)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is absent")
 def test_asking_for_cuda_without_it_is_a_usage_error():
     with pytest.raises(UsageError, match="CUDA is not available"):

@@ -101,14 +101,26 @@ def _load_data(cfg: dict):
     return corpus.ids[:cut], corpus.ids[cut:], len(corpus.vocab), corpus.vocab
 
 
-def _limits(cfg: dict) -> dict | None:
+def _limits(cfg: dict, held_batches) -> dict | None:
+    """The best perplexity any model can reach on the seed data (``rnn_autograd.limits``).
+
+    ``carried``: with the whole past; ``fresh``: from zeros every num_steps tokens; with
+    sequential batches, ``held_out_rows``: for the held-out rows as evaluated, each read from
+    zeros and carried to its end (the figure to hold the held-out perplexity against).
+    """
     if cfg["data"] != "seed":
         return None
     from ..limits import counting_limit
 
-    carried = counting_limit(RUN_LENGTH, LOW, HIGH, context="carried")
-    fresh = counting_limit(RUN_LENGTH, LOW, HIGH, context="fresh", num_steps=cfg["num_steps"])
-    return {"carried": carried.perplexity, "fresh": fresh.perplexity}
+    def ppl(context: str, num_steps: int | None = None) -> float:
+        return counting_limit(
+            RUN_LENGTH, LOW, HIGH, context=context, num_steps=num_steps
+        ).perplexity
+
+    limits = {"carried": ppl("carried"), "fresh": ppl("fresh", cfg["num_steps"])}
+    if cfg["batching"] == "sequential" and held_batches is not None:
+        limits["held_out_rows"] = ppl("fresh", len(held_batches) * cfg["num_steps"])
+    return limits
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -161,7 +173,7 @@ def _train(args: argparse.Namespace) -> int:
     except (StateGraphError, NonFiniteLossError) as exc:
         print(f"rnn-autograd train: {exc}", file=sys.stderr)
         return 1
-    limits = _limits(cfg)
+    limits = _limits(cfg, held_batches)
     metrics = {
         **history.to_dict(),
         "limits": limits,
@@ -182,9 +194,11 @@ def _train(args: argparse.Namespace) -> int:
         f"{e.tokens_per_s:,.0f} tokens/s"
     )
     if limits:
+        rows = limits.get("held_out_rows")
         print(
             f"best perplexity any model can reach on this data: {limits['carried']:.3f} "
             f"(carried state), {limits['fresh']:.3f} (fresh state every {steps} steps)"
+            + (f", {rows:.3f} (the held-out rows as evaluated)" if rows else "")
         )
     print(f"wrote {out / 'metrics.json'} and {ckpt_path}")
     return 0
