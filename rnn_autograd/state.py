@@ -108,6 +108,7 @@ class Strategy:
     def _forward(self, model, X, Y, loss_fn, state) -> tuple[torch.Tensor, Scored, State]:
         logits, state = model(X, state)
         loss = loss_fn(logits, Y)
+        # detached for the metrics: what the trainer keeps must not keep the graph alive
         return loss, Scored(loss.detach(), logits.detach(), Y), state
 
     def _backward(self, loss: torch.Tensor) -> None:

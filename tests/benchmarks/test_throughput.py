@@ -73,7 +73,7 @@ def grad_clipping(net, theta):
     norm = torch.sqrt(sum(torch.sum(p.grad**2) for p in params))
     if norm > theta:  # a Python comparison: the host waits for the norm
         for param in params:
-            param.grad[:] *= theta / norm
+            param.grad[:] *= theta / norm  # d2l's in-place scaling of the gradient
 
 
 def classic_epoch(net, batches, lr=1.0):
