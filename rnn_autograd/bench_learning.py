@@ -250,6 +250,8 @@ def batching_section(config: BenchConfig) -> dict:
         seq_runs = len(win_b) * B * T // RUN_LENGTH + B
         seq_b = sequential_batches(counting_sequence(num_runs=seq_runs, seed=config.seed), B, T)
         seq_b = list(islice(seq_b, len(win_b)))
+        # overlapping windows hold B + T - 1 distinct tokens per batch, sequential ones B * T
+        distinct = {"windows": len(win_b) * B + T, "sequential": len(seq_b) * B * T}
         for batching, batches in (("windows", win_b), ("sequential", seq_b)):
             if batching == "windows":
                 held_b = window_batches(held, B, T)
@@ -276,8 +278,17 @@ def batching_section(config: BenchConfig) -> dict:
                         "limit_context": lim.context if lim else None,
                         "carried_state_is": _carried_is(batching, spec, B, T),
                         "train_tokens": r["train_tokens"],
+                        "distinct_train_tokens": distinct[batching],
                     }
                 )
+    for r in rows:  # what the carried state adds at the first target, against zeros
+        fresh = [
+            f["first_target_ce"]
+            for f in rows
+            if (f["batching"], f["batch_size"], f["strategy"])
+            == (r["batching"], r["batch_size"], "fresh")
+        ]
+        r["first_target_vs_fresh"] = r["first_target_ce"] - fresh[0] if fresh else None
     return {
         "num_steps": T,
         "rows": rows,

@@ -221,7 +221,10 @@ def _batching_section(results: dict) -> list[str]:
         f"## {SECTIONS[4]}",
         "",
         f"The counting sequence, num_steps {bat['num_steps']}, the same number of batches of "
-        "the same shape for both batchings. With the notebook's overlapping windows, row r of "
+        "the same shape for both batchings (overlapping windows therefore see fewer distinct "
+        "tokens: B + T - 1 new ones per batch instead of B * T). The first target of a window "
+        "is where a carried state matters most; *against fresh* is its cross-entropy less that "
+        "of `fresh` in the same batching (negative: the carried state helps). With the notebook's overlapping windows, row r of "
         "batch b+1 starts batch_size tokens after row r of batch b, so the state carried into "
         "it was computed on a window that ended batch_size - num_steps tokens before the new "
         "one begins: it is the state of another place in the sequence. With sequential "
@@ -244,6 +247,8 @@ def _batching_section(results: dict) -> list[str]:
             f"{fmt(r['limit_perplexity'])} ({r['limit_context']})",
             f"{r['first_target_ce']:.3f}",
             fmt(r["limit_first_target_ce"]),
+            "" if r["first_target_vs_fresh"] is None else f"{r['first_target_vs_fresh']:+.3f}",
+            str(r["distinct_train_tokens"]),
             r["carried_state_is"],
         ]
         for r in bat["rows"]
@@ -257,6 +262,8 @@ def _batching_section(results: dict) -> list[str]:
             "its limit",
             "CE at first target (nats)",
             "its limit",
+            "against fresh",
+            "distinct training tokens",
             "what a carried state carries",
         ],
         rows,

@@ -129,6 +129,10 @@ def test_the_batching_section_compares_windows_and_sequential_at_each_batch_size
         first = {"fresh": results["batching"]["fresh_first_target_ce"]}
         carried = results["batching"]["carried_ce"]
         assert r["limit_first_target_ce"] == pytest.approx(first.get(r["strategy"], carried))
+        if r["strategy"] == "fresh":
+            assert r["first_target_vs_fresh"] == 0
+    distinct = {r["batching"]: r["distinct_train_tokens"] for r in rows if r["batch_size"] == 50}
+    assert distinct["sequential"] > distinct["windows"]
 
 
 def test_results_json_holds_every_section_and_the_machine(outputs):
