@@ -124,6 +124,8 @@ def batching_part(hidden: int, epochs: int, seq_runs: int, eval_runs: int, seed:
         else:
             note = f"{fresh:.3f} fresh / {carried:.3f} carried: the state holds another past"
         print(f"{kind:<11} {batch:>5}  {spec:<8} {ppl:>12.3f} {acc:>8.3f}  {note}")
+    print(f"(windows train on a corpus 1/{NUM_STEPS} as long, for as many predictions per epoch:")
+    print(" compare the windows rows with each other, the sequential rows with each other)")
 
 
 def main(argv: list[str] | None = None) -> int:
