@@ -159,7 +159,9 @@ class CaseDirective(_CaseDirectiveBase):
 
         id_line = nodes.paragraph(classes=["case-id"])
         id_line += nodes.literal(case.id, case.id)
-        id_line += nodes.Text(f"  ·  {verdict.label} on torch {torch.__version__}")
+        id_line += nodes.Text(f"  ·  {verdict.label} on torch {torch.__version__}  ·  run it: ")
+        command = f"rnn-autograd show {case.id}"
+        id_line += nodes.literal(command, command)
         section += id_line
 
         summary = nodes.container(classes=["case-summary"])
