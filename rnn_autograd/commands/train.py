@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--seed", type=int, default=0, help="seeds the data, the weights and batching")
     p.add_argument(
-        "--runs", type=int, default=1000, help="seed data: runs of 5 (the notebook had 200)"
+        "--runs", type=int, default=10000, help="seed data: runs of 5 (the notebook had 200)"
     )
     p.add_argument("--max-chars", type=int, help="text data: keep only the first characters")
     p.add_argument("--eval-fraction", type=float, default=0.1, help="text data: the held-out tail")
