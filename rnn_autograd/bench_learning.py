@@ -106,8 +106,10 @@ def _train_and_score(
 
 
 def _beside_limits(result: dict, spec: str, limits: dict | None) -> dict:
+    # a carried strategy is evaluated from zeros at the start of each held-out row, carried to
+    # its end: its exact limit is that of a fresh context as long as the row ("heldout_rows")
     ctx = "carried" if parse_strategy(spec).carries_state else "fresh"
-    lim = limits[ctx] if limits else None
+    lim = limits["heldout_rows" if ctx == "carried" else "fresh"] if limits else None
     result.update(
         limit_context=ctx,
         limit_perplexity=lim["perplexity"] if lim else None,  # None: no known limit (text)
@@ -121,16 +123,19 @@ def learning_section(config: BenchConfig) -> dict:
     if config.data == "seed":
         train_tokens, vocab = _text_or_counting(config, config.train_runs, config.seed)
         held, _ = _text_or_counting(config, config.heldout_runs, config.seed + 1)
-        limits = {
-            "carried": counting_limit(context="carried").as_dict(),
-            "fresh": counting_limit(context="fresh", num_steps=T).as_dict(),
-        }
     else:  # a text file: the last tenth is held out; no exact limit is known for real text
         ids, vocab = _text_or_counting(config, 0, config.seed)
         cut = int(len(ids) * 0.9)
-        train_tokens, held, limits = ids[:cut], ids[cut:], None
+        train_tokens, held = ids[:cut], ids[cut:]
     train_b = sequential_batches(train_tokens, B, T)
     held_b = sequential_batches(held, B, T)
+    limits = None
+    if config.data == "seed":
+        limits = {
+            "carried": counting_limit(context="carried").as_dict(),
+            "fresh": counting_limit(context="fresh", num_steps=T).as_dict(),
+            "heldout_rows": counting_limit(context="fresh", num_steps=len(held_b) * T).as_dict(),
+        }
     rows = {}
     for spec in config.strategies:
         r = _train_and_score(config, spec, vocab, train_b, held_b, config.train_epochs)
@@ -140,6 +145,7 @@ def learning_section(config: BenchConfig) -> dict:
         "num_steps": T,
         "token_budget": config.train_epochs * len(train_b) * B * T,
         "heldout_tokens": len(held),
+        "heldout_row_tokens": len(held_b) * T,
         "limits": limits,
         "rows": rows,
     }
@@ -172,6 +178,7 @@ def recall_section(config: BenchConfig) -> dict:
     limits = {
         "carried": delayed_recall_limit(D, K, "carried").as_dict(),
         "fresh": delayed_recall_limit(D, K, "fresh", T).as_dict(),
+        "heldout_rows": delayed_recall_limit(D, K, "fresh", len(held_b) * T).as_dict(),
     }
     rows = {}
     for spec in config.recall_strategies:
@@ -197,6 +204,7 @@ def recall_section(config: BenchConfig) -> dict:
         "num_steps": T,
         "token_budget": config.recall_epochs * len(train_b) * B * T,
         "heldout_tokens": len(held),
+        "heldout_row_tokens": len(held_b) * T,
         "limits": limits,
         "rows": rows,
     }
@@ -218,23 +226,47 @@ def _carried_is(batching: str, spec: str, B: int, T: int) -> str:
     return f"the state of a window ending {where} the new one; run phase moves by {shift} ({phase})"
 
 
-def _row_limit(batching: str, spec: str, B: int, T: int):
-    """The exact limit for a row: fresh, the true past, or an earlier window across a gap."""
+def _row_limit(batching: str, spec: str, B: int, T: int, n_batches: int) -> dict | None:
+    """The exact limit of a row of the held-out evaluation, as it is evaluated.
+
+    ``fresh``: zeros every batch. Sequential and carried: each row is read from zeros and
+    carried to its end (``n_batches * T`` tokens). Windows and carried: the first batch starts
+    from zeros, every later one from the state of an earlier window across a gap of ``B - T``
+    tokens (``gap_limit``; one earlier window already pins the run phase here, so the chain of
+    earlier windows cannot do better). ``first`` is the mean over batches of the first target.
+    """
+    fresh = counting_limit(context="fresh", num_steps=T)
     if not parse_strategy(spec).carries_state:
-        return counting_limit(context="fresh", num_steps=T)
-    if batching == "sequential":
-        return counting_limit(context="carried")
-    if B < T:  # the earlier window overlaps this one: not a past-only context
+        ce, first, acc, ctx = (
+            fresh.cross_entropy_nats,
+            fresh.per_position[0],
+            fresh.accuracy,
+            "fresh",
+        )
+    elif batching == "sequential":
+        row = counting_limit(context="fresh", num_steps=n_batches * T)
+        firsts = [row.per_position[b * T] for b in range(n_batches)]
+        ce, first, acc, ctx = (
+            row.cross_entropy_nats,
+            sum(firsts) / n_batches,
+            row.accuracy,
+            "carried",
+        )
+    elif B >= T:
+        gap = gap_limit(counting_source(), context_tokens=T, gap=B - T, num_steps=T)
+        mix = lambda a, b: (a + (n_batches - 1) * b) / n_batches  # noqa: E731 - local weighting
+        ce = mix(fresh.cross_entropy_nats, gap.cross_entropy_nats)
+        first = mix(fresh.per_position[0], gap.per_position[0])
+        acc, ctx = mix(fresh.accuracy, gap.accuracy), f"after a gap of {B - T}"
+    else:  # the earlier window overlaps this one: not a past-only context
         return None
-    return gap_limit(counting_source(), context_tokens=T, gap=B - T, num_steps=T)
-
-
-def _first_target(lim) -> float | None:
-    if lim is None:
-        return None
-    # a carried limit's per_position is the approach to the rate from an empty past; a row with
-    # the true past is at the rate from its first target on
-    return lim.cross_entropy_nats if lim.context == "carried" else lim.per_position[0]
+    return {
+        "perplexity": math.exp(ce),
+        "cross_entropy_nats": ce,
+        "first_target_ce": first,
+        "accuracy": acc,
+        "context": ctx,
+    }
 
 
 def batching_section(config: BenchConfig) -> dict:
@@ -263,7 +295,7 @@ def batching_section(config: BenchConfig) -> dict:
             for spec in config.batching_strategies:
                 cfg = replace(config, batch_size=B, num_steps=T)
                 r = _train_and_score(cfg, spec, SEED_VOCAB, batches, held_b, config.batching_epochs)
-                lim = _row_limit(batching, spec, B, T)
+                lim = _row_limit(batching, spec, B, T, len(held_b))
                 rows.append(
                     {
                         "batching": batching,
@@ -273,9 +305,9 @@ def batching_section(config: BenchConfig) -> dict:
                         "accuracy": r["accuracy"],
                         "first_target_ce": r["per_position_ce"][0],
                         "per_position_ce": r["per_position_ce"],
-                        "limit_perplexity": lim.perplexity if lim else None,
-                        "limit_first_target_ce": _first_target(lim),
-                        "limit_context": lim.context if lim else None,
+                        "limit_perplexity": lim["perplexity"] if lim else None,
+                        "limit_first_target_ce": lim["first_target_ce"] if lim else None,
+                        "limit_context": lim["context"] if lim else None,
                         "carried_state_is": _carried_is(batching, spec, B, T),
                         "train_tokens": r["train_tokens"],
                         "distinct_train_tokens": distinct[batching],

@@ -136,6 +136,20 @@ def _learn_rows(section: dict, extra: list[str]) -> list[list[str]]:
     return rows
 
 
+def _limits_lines(lim: dict, section: dict) -> list[str]:
+    return [
+        f"Limits (exact, Bayes-optimal): carried (entropy rate) "
+        f"**{lim['carried']['perplexity']:.4f}** (accuracy {lim['carried']['accuracy']:.4f}); "
+        f"fresh every {section['num_steps']} tokens **{lim['fresh']['perplexity']:.4f}** "
+        f"(accuracy {lim['fresh']['accuracy']:.4f}). A carried strategy is evaluated on "
+        f"held-out rows of {section['heldout_row_tokens']} tokens, each read from zeros and "
+        f"carried to its end: its limit as evaluated is "
+        f"**{lim['heldout_rows']['perplexity']:.4f}** (accuracy "
+        f"{lim['heldout_rows']['accuracy']:.4f}), the one in the table.",
+        "",
+    ]
+
+
 def _learn_section(results: dict) -> list[str]:
     learn = results["learning"]
     lim = learn["limits"]
@@ -152,13 +166,7 @@ def _learn_section(results: dict) -> list[str]:
         "",
     ]
     if lim:
-        out += [
-            f"Limits (exact, Bayes-optimal): carried **{lim['carried']['perplexity']:.4f}** "
-            f"(accuracy {lim['carried']['accuracy']:.4f}); fresh every {learn['num_steps']} "
-            f"tokens **{lim['fresh']['perplexity']:.4f}** (accuracy "
-            f"{lim['fresh']['accuracy']:.4f}).",
-            "",
-        ]
+        out += _limits_lines(lim, learn)
     else:
         out += ["No exact limit is known for real text: the limit columns read n/a.", ""]
     out += _table(
@@ -195,10 +203,8 @@ def _recall_section(results: dict) -> list[str]:
         f"Recall accuracy is on the recall targets only: chance is {1 / rec['num_keys']:.3f}, "
         "remembering gives 1.",
         "",
-        f"Limits: carried **{lim['carried']['perplexity']:.4f}**, fresh every "
-        f"{rec['num_steps']} tokens **{lim['fresh']['perplexity']:.4f}**.",
-        "",
     ]
+    out += _limits_lines(lim, rec)
     out += _table(
         [
             "strategy",

@@ -90,10 +90,15 @@ def test_every_learned_perplexity_stands_beside_the_limit_of_its_context(results
     assert learn["limits"]["carried"]["perplexity"] == counting_limit().perplexity
     fresh = counting_limit(context="fresh", num_steps=learn["num_steps"])
     assert learn["limits"]["fresh"]["perplexity"] == fresh.perplexity
+    # held-out rows are read from zeros and carried to their end: a fresh context that long
+    rows_limit = counting_limit(context="fresh", num_steps=learn["heldout_row_tokens"])
+    assert learn["limits"]["heldout_rows"]["perplexity"] == rows_limit.perplexity
+    assert counting_limit().perplexity < rows_limit.perplexity < fresh.perplexity
     for name, row in learn["rows"].items():
         context = "fresh" if name == "fresh" else "carried"
         assert row["limit_context"] == context
-        assert row["limit_perplexity"] == learn["limits"][context]["perplexity"]
+        key = "fresh" if name == "fresh" else "heldout_rows"
+        assert row["limit_perplexity"] == learn["limits"][key]["perplexity"]
         assert row["perplexity"] > 1
 
 
@@ -126,11 +131,13 @@ def test_the_batching_section_compares_windows_and_sequential_at_each_batch_size
         if r["batching"] == "windows" and r["strategy"] == "detach":
             expected = f"after a gap of {r['batch_size'] - results['batching']['num_steps']}"
         assert r["limit_context"] == expected
-        first = {"fresh": results["batching"]["fresh_first_target_ce"]}
+        fresh_first = results["batching"]["fresh_first_target_ce"]
         carried = results["batching"]["carried_ce"]
-        assert r["limit_first_target_ce"] == pytest.approx(first.get(r["strategy"], carried))
         if r["strategy"] == "fresh":
+            assert r["limit_first_target_ce"] == pytest.approx(fresh_first)
             assert r["first_target_vs_fresh"] == 0
+        else:  # mostly the true past (or a window pinning the phase); the first batch from zeros
+            assert carried < r["limit_first_target_ce"] < fresh_first
     distinct = {r["batching"]: r["distinct_train_tokens"] for r in rows if r["batch_size"] == 50}
     assert distinct["sequential"] > distinct["windows"]
 
