@@ -1,16 +1,29 @@
 """The hidden-state strategy benchmark: what each strategy costs and what it learns.
 
-``run_bench(config) -> results`` runs every section (``bench_cost``, ``bench_learning``) and returns one JSON-able dict (every raw
-figure, the machine, the torch version); ``rnn_autograd.bench_report.write_report(results, dir)``
-turns it into ``report.md`` and PNG charts; ``write_results`` writes ``results.json``. The
-``rnn-autograd bench`` command does all three. Sections:
+``run_bench(config) -> results`` runs every section (``bench_cost``, ``bench_learning``) and
+returns one JSON-able dict (every raw figure, the machine, the torch version);
+``rnn_autograd.bench_report.write_report(results, dir)`` turns it into ``report.md`` and PNG
+charts; ``write_results`` writes ``results.json``. The ``rnn-autograd bench`` command does all
+three. ``preset("tiny" | "quick" | "full", **overrides)`` gives a configuration; the docs build
+runs ``tiny`` (seconds)::
+
+    from rnn_autograd.bench import preset, run_bench, write_results
+    from rnn_autograd.bench_report import write_report
+
+    results = run_bench(preset("tiny", quiet=True))
+    write_results(results, out_dir)
+    write_report(results, out_dir)
+
+Sections:
 
 1. cost per batch: time, tokens/s, saved-for-backward bytes and process peak, per strategy,
    strategies interleaved within each repeat; ratios to ``fresh``;
 2. cost against the window (``window:1,2,4,...``) with least-squares slopes;
-3. what each strategy learns on the counting sequence, beside the exact limits;
-4. the delayed recall task, a dependency longer than num_steps;
-5. the notebook's overlapping windows against sequential partitioning.
+3. what each strategy learns on the counting sequence, beside the exact limits
+   (``config.strategies``, as section 1);
+4. the delayed recall task, a dependency longer than num_steps (``recall_strategies``);
+5. the notebook's overlapping windows against sequential partitioning
+   (``batching_strategies``, batch sizes ``batching_sizes``).
 
 The benchmark drives the project's trainer (``rnn_autograd.train.train``) and measures through
 its ``on_batch`` hook; nothing here changes how a strategy trains.

@@ -28,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="where the outputs go")
     p.add_argument(
         "--strategies",
-        help=f"comma-separated (default: the preset's); each one of: {STRATEGY_FORMS}",
+        help=(
+            "comma-separated, for the cost and learning sections (default: the preset's); "
+            f"each one of: {STRATEGY_FORMS} (not carry: it fails by design)"
+        ),
     )
     p.add_argument("--data", default="seed", help="'seed' (the notebook's data) or a text file")
     p.add_argument("--repeats", type=int, help="interleaved repeats of the cost measurements")
