@@ -79,7 +79,8 @@ def train(
     ``strategy``: a ``Strategy`` or its name (see ``rnn_autograd.state``).
     ``clip``: the maximal gradient norm (None: no clipping). Epoch ``e`` (0-based) trains at
     ``lr * lr_decay ** e``. ``on_batch(i, info)`` is called after
-    every batch with ``info = {"epoch", "batch", "tokens", "update", "result"}``, for measurements
+    every batch with ``info = {"epoch", "batch", "tokens", "update", "result"}`` (epoch and batch
+    0-based; ``result`` the strategy's ``BatchResult``), for measurements
     the trainer need not know about. With ``checkpoint_path`` a checkpoint is written after every
     epoch (``checkpoint_extra`` is stored beside); with ``resume`` training continues from it.
     A non-finite loss raises ``NonFiniteLossError`` naming epoch and batch; the checkpoint of the
