@@ -89,6 +89,8 @@ def test_carry_fails_with_exit_1_and_names_the_case(tmp_path, capsys):
         (["train", "--epochs", "0"], "--epochs must be >= 1"),
         (["train", "--batch-size", "100", "--runs", "20"], "too short for one sequential batch"),
         (["train", "--resume"], "nothing to resume"),
+        (["train", "--threads", "0"], "--threads must be >= 1"),
+        (["train", "--device", "tpu"], "invalid choice: 'tpu'"),
         (["predict", "--checkpoint", "missing.pt", "--prefix", "1"], "checkpoint not found"),
     ],
     ids=lambda v: v[1] if isinstance(v, list) else None,

@@ -62,7 +62,9 @@ def test_greedy_prediction_equals_the_notebooks_predict_ch8(cell):
 
 
 def test_a_trained_model_continues_the_notebooks_run(trained):
-    assert predict(trained, [1, 2, 3], 3) == [1, 2, 3, 4, 5, 6]
+    # 4 and 5 follow from the run; the sixth token starts a new run at any of 0 .. 10, a guess
+    # for every model (the notebook's 6 included), so it is not part of the behaviour
+    assert predict(trained, [1, 2, 3], 3)[:5] == [1, 2, 3, 4, 5]
 
 
 def test_prefix_tokens_of_ten_and_above_are_ids_separated_by_spaces(trained):
