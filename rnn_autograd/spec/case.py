@@ -153,10 +153,12 @@ def all_cases(family: str | None = None) -> list[Case]:
 
 
 def families() -> list[str]:
+    """The family names (the part of case ids before the slash), sorted."""
     return sorted({c.family for c in load_cases().values()})
 
 
 def get_case(case_id: str) -> Case:
+    """The case registered as ``case_id``; unknown ids raise ``CaseLookupError`` naming the closest."""
     registry = load_cases()
     try:
         return registry[case_id]
