@@ -9,6 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+
+# One intra-op thread for the whole run: the models here are tiny, where a second thread costs
+# more in synchronisation than it gains (10x slower on a loaded 2-core machine), and bit-exact
+# comparisons (resume, detach vs detach_) then do not depend on the core count.
+torch.set_num_threads(1)
 
 BENCHMARKS = Path(__file__).parent / "benchmarks"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
