@@ -100,12 +100,19 @@ class ApiReference(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         import rnn_autograd
 
-        public = [n for n in rnn_autograd.__all__ if not n.startswith("_")]
-        lines = [
-            "## The public surface: `import rnn_autograd`",
-            "",
-            *_automodule("rnn_autograd", public),
-        ]
+        exported = [n for n in rnn_autograd.__all__ if not n.startswith("_")]
+        # A function named like its module (`rnn_autograd.train` the function and the module)
+        # would be two objects of one name: those are documented with their module instead.
+        shadowing = [n for n in exported if importlib.util.find_spec(f"rnn_autograd.{n}")]
+        public = [n for n in exported if n not in shadowing]
+        lines = ["## The public surface: `import rnn_autograd`", ""]
+        if shadowing:
+            names = ", ".join(f"{{py:obj}}`rnn_autograd.{n}.{n}`" for n in shadowing)
+            lines += [
+                f"Also exported, and documented with the module of the same name below: {names}.",
+                "",
+            ]
+        lines += _automodule("rnn_autograd", public)
         for module, title in existing_api_modules():
             mod = importlib.import_module(module)
             lines += [f"## {title}: `{module}`", ""]
