@@ -287,10 +287,12 @@ def batching_section(config: BenchConfig) -> dict:
         for batching, batches in (("windows", win_b), ("sequential", seq_b)):
             if batching == "windows":
                 held_b = window_batches(held, B, T)
-            else:  # held-out rows long enough for a few batches each
-                held_seq = counting_sequence(
-                    num_runs=4 * B * T // RUN_LENGTH + B, seed=config.seed + 1
-                )
+            else:
+                # the same held-out sequence, but at least 4 batches per row: a carried state
+                # starts from zeros at each row, and a model trained on long rows needs a
+                # batch or so to warm up (the row limit below counts that start exactly)
+                runs = max(config.heldout_runs, 4 * B * T // RUN_LENGTH + B)
+                held_seq = counting_sequence(num_runs=runs, seed=config.seed + 1)
                 held_b = sequential_batches(held_seq, B, T)
             for spec in config.batching_strategies:
                 cfg = replace(config, batch_size=B, num_steps=T)
