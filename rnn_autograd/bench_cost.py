@@ -168,7 +168,10 @@ def measure_run(config: BenchConfig, spec: str, n_batches: int) -> dict:
         "saved_trace": trace,
         "saved_peak_bytes": max(trace),
         "rss_peak_bytes": (peak := process_peak_rss_bytes()),
-        "rss_growth_bytes": peak - rss_before if peak_is_fresh and peak and rss_before else None,
+        # the kernel updates the peak lazily, so it can read a little below the size before
+        "rss_growth_bytes": max(peak - rss_before, 0)
+        if peak_is_fresh and peak and rss_before
+        else None,
     }
 
 
