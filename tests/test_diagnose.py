@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import traceback
 import weakref
@@ -9,10 +10,12 @@ import weakref
 import pytest
 import torch
 
-from rnn_autograd import diagnose as diagnose_module
 from rnn_autograd.diagnose import NOTE_PREFIX, diagnose
 from rnn_autograd.explain import match_exception
 from rnn_autograd.spec import get_case
+
+# The package exports the function `diagnose`, which shadows the submodule's attribute name.
+diagnose_module = importlib.import_module("rnn_autograd.diagnose")
 
 
 def _notes(exc: BaseException) -> str:
