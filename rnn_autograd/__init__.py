@@ -6,6 +6,7 @@ language-model pipeline (data, model, state strategies, training, prediction) an
 hidden-state strategies (``rnn_autograd.bench``).
 """
 
+from .bench import run_bench
 from .corpus import Vocab, load_char_corpus
 from .data import (
     counting_sequence,
@@ -19,6 +20,7 @@ from .errors import UsageError
 from .explain import match_error, match_exception
 from .inspector import GraphReport, inspect_graph
 from .limits import counting_limit
+from .memory import SavedTensorMeter
 from .metrics import History, evaluate
 from .model import RNNModel
 from .predict import predict, predict_text
@@ -56,6 +58,7 @@ __all__ = [
     "Raises",
     "Returns",
     "Satisfies",
+    "SavedTensorMeter",
     "StateGraphError",
     "Strategy",
     "UsageError",
@@ -80,6 +83,7 @@ __all__ = [
     "predict",
     "predict_text",
     "random_batches",
+    "run_bench",
     "run_case",
     "sequential_batches",
     "snapshot",
