@@ -8,11 +8,16 @@ backward keeps only the product that must be sequential (``dh_{t-1} = dA_t @ W_h
 weight gradient is one product over all steps::
 
     h_t  = tanh(p_t + h_{t-1} @ W_hh.T)        p_t: the input projection, biases included
-    dA_t = (dh_t + dY_t) * (1 - h_t ** 2)
+    dA_t = (dY_t + dA_{t+1} @ W_hh) * (1 - h_t ** 2)
     dW_hh = sum_t dA_t.T @ h_{t-1}  =  dA.reshape(-1, H).T @ H_prev.reshape(-1, H)
 
+Each step of either loop is two kernels working in place on a buffer the function owns
+(``addmm_`` then ``tanh_``; ``addmm_`` then autograd's own ``tanh_backward``), with no allocation
+and no copy per step, and ``dh_0`` is computed only when the start state needs it (a detached,
+carried state does not).
+
 It is a reformulation, not an approximation: the results equal ``nn.RNN``'s up to float
-rounding (tested in tests/test_model.py).
+rounding (tested in tests/test_model.py and tests/test_fused_rnn.py).
 """
 
 from __future__ import annotations
@@ -25,14 +30,17 @@ __all__ = ["fused_tanh_rnn"]
 class _FusedTanhRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, proj: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor):
-        out = torch.empty_like(proj)  # (steps, batch, hidden)
+        # an output nobody used arrives as None instead of a tensor of zeros made for it
+        ctx.set_materialize_grads(False)
+        # (steps, batch, hidden): starts as a copy of proj, one copy for all steps, so that each
+        # step adds its product in place (addmm_) instead of copying p_t into its slot first
+        out = proj.clone(memory_format=torch.contiguous_format)
         w_t = w_hh.t()
         h = h0[0]  # (1, batch, hidden) -> (batch, hidden)
         # views of every step, made once: fewer Python-level indexing calls per step
-        for p_t, o_t in zip(proj.unbind(0), out.unbind(0), strict=True):
-            # o_t is written in place: a slot of a fresh buffer that nothing else has seen yet
-            torch.addmm(p_t, h, w_t, out=o_t)
-            h = o_t.tanh_()  # in place on the same fresh slot: no saved tensor is changed
+        for o_t in out.unbind(0):
+            # in place on a slot of out, a fresh buffer that nothing else has seen yet
+            h = o_t.addmm_(h, w_t).tanh_()
         ctx.save_for_backward(out, h0, w_hh)
         # the last state as its own (1, batch, hidden) tensor, not a view of out: callers may
         # detach_() it in place (the notebook does), which autograd refuses on views
@@ -41,32 +49,43 @@ class _FusedTanhRNN(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor | None, grad_h: torch.Tensor | None):
         out, h0, w_hh = ctx.saved_tensors
-        steps, batch, hidden = out.shape
-        if grad_out is None:
-            grad_out = torch.zeros_like(out)
+        hidden = out.shape[-1]
         h0 = h0[0]
-        dh = torch.zeros_like(h0) if grad_h is None else grad_h[0]
-        d_pre = torch.empty_like(out)  # dA_t for every step: the gradient of the projection
-        deriv = 1 - out * out  # tanh'(a_t) = 1 - h_t^2, for all steps in one operation
-        # dA_t = (dY_t + dh_t) * deriv_t with dh_t = dA_{t+1} @ W_hh (grad_h for the last step):
-        # the dY_t * deriv_t part for all steps at once, the recurrent part step by step
-        torch.mul(grad_out, deriv, out=d_pre)
-        d_steps, deriv_steps = d_pre.unbind(0), deriv.unbind(0)
-        d_steps[-1].addcmul_(dh, deriv_steps[-1])  # in place on the fresh buffer d_pre
-        for t in range(steps - 1, 0, -1):
-            # in place on d_pre's fresh slot for step t - 1: adds the recurrent part
-            d_steps[t - 1].addcmul_(d_steps[t] @ w_hh, deriv_steps[t - 1])
-        dh = d_steps[0] @ w_hh
+        # dA_t for every step, the gradient of the projection, in a fresh buffer this function
+        # owns; it starts as dY (the gradient of the outputs), copied once for all steps
+        if grad_out is None:
+            d_pre = torch.zeros_like(out)
+        else:
+            d_pre = grad_out.clone(memory_format=torch.contiguous_format)
+        d_steps, h_steps = d_pre.unbind(0), out.unbind(0)
+        if grad_h is not None:
+            # in place on d_pre: the gradient through the returned state joins the last step's
+            d_steps[-1].add_(grad_h[0])
+        # dA = dh * (1 - h^2) in one kernel (autograd's own tanh backward), in place in d_pre
+        _tanh_backward(d_steps[-1], h_steps[-1], d_steps[-1])
+        for t in range(len(h_steps) - 1, 0, -1):
+            d = d_steps[t - 1]
+            # dh_{t-1} = dY_{t-1} + dA_t @ W_hh, added in place to d_pre's slot t - 1 (which
+            # holds dY_{t-1}), then multiplied there by tanh' = 1 - h_{t-1}^2: no allocation
+            _tanh_backward(d.addmm_(d_steps[t], w_hh), h_steps[t - 1], d)
+        grad_h0 = None
+        if ctx.needs_input_grad[1]:  # a detached carried state needs none: one product saved
+            grad_h0 = (d_steps[0] @ w_hh).unsqueeze(0)
         grad_w = None
         if ctx.needs_input_grad[2]:
             # sum_t dA_t.T @ h_{t-1}: h_{t-1} is out[t - 1] for t >= 1 and h0 for t = 0, so one
             # product over steps 1.. plus the first step's term (no copy of out into a shifted buffer)
             grad_w = torch.addmm(
-                d_pre[0].t() @ h0,
+                d_steps[0].t() @ h0,
                 d_pre[1:].reshape(-1, hidden).t(),
                 out[:-1].reshape(-1, hidden),
             )
-        return d_pre, dh.unsqueeze(0), grad_w
+        return d_pre, grad_h0, grad_w
+
+
+def _tanh_backward(grad: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> None:
+    # grad * (1 - y^2) into out: the kernel autograd runs for tanh's backward (out may be grad)
+    torch.ops.aten.tanh_backward.grad_input(grad, y, grad_input=out)
 
 
 def fused_tanh_rnn(
