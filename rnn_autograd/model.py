@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import UsageError
-from .fused_rnn import fused_tanh_rnn
+from .fused_rnn import fused_embedding_tanh_rnn
 
 __all__ = ["CELLS", "RNNModel", "State", "map_state"]
 
@@ -103,11 +103,9 @@ class RNNModel(nn.Module):
             # bit for bit the same numbers without building the (steps, batch, vocab) one-hot.
             # The biases are added to the (vocab, hidden) table before the lookup rather than
             # to every looked-up row after it: the same sums, vocab rows instead of steps * batch
-            # (contiguous: the sum keeps W_ih.T's transposed strides, and the lookup is a
-            # gather of rows, several times slower on a transposed table)
-            table = (r.weight_ih_l0.t() + (r.bias_ih_l0 + r.bias_hh_l0)).contiguous()
-            proj = F.embedding(X.T, table)
-            Y, state = fused_tanh_rnn(proj, state, r.weight_hh_l0)  # Y: (steps, batch, hidden)
+            # (the lookup itself runs inside the fused layer, into its own buffer)
+            table = r.weight_ih_l0.t() + (r.bias_ih_l0 + r.bias_hh_l0)
+            Y, state = fused_embedding_tanh_rnn(X.T, table, state, r.weight_hh_l0)
         else:
             inputs = F.one_hot(X.T, self.vocab_size).to(torch.float32)  # (steps, batch, vocab)
             Y, state = self.rnn(inputs, state)  # Y: (steps, batch, hidden)

@@ -1,14 +1,15 @@
 """The fused tanh RNN layer: the same values and gradients as the step-by-step autograd loop.
 
 Each test covers one way the layer's backward is entered: through the outputs only, through
-the last state only, or with a start state that needs no gradient (a detached, carried state).
+the last state only, or with a start state that needs no gradient (a detached, carried state);
+the variant with the lookup inside (``fused_embedding_tanh_rnn``) equals lookup-then-layer.
 """
 
 from __future__ import annotations
 
 import torch
 
-from rnn_autograd.fused_rnn import fused_tanh_rnn
+from rnn_autograd.fused_rnn import fused_embedding_tanh_rnn, fused_tanh_rnn
 
 
 def _reference(proj, h0, w_hh):
@@ -78,3 +79,31 @@ def test_its_tanh_equals_torch_tanh_up_to_float_rounding_across_the_whole_range(
     out, _ = fused_tanh_rnn(proj, torch.zeros(1, proj.shape[1], 4), torch.zeros(4, 4))
     torch.testing.assert_close(out.flatten(), torch.tanh(a), rtol=0, atol=2.5e-7)
     assert out.abs().max() == 1.0  # saturates at exactly +-1, never beyond, never nan
+
+
+def _lookup_inputs(dtype=torch.float32):
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 5, (3, 6), generator=g).T  # (steps, batch), transposed as in RNNModel
+    table = torch.randn(5, 4, generator=g, dtype=dtype).requires_grad_()
+    h0 = torch.randn(1, 3, 4, generator=g, dtype=dtype).requires_grad_()
+    w = (0.5 * torch.randn(4, 4, generator=g, dtype=dtype)).requires_grad_()
+    return ids, table, h0, w
+
+
+def test_the_lookup_inside_gives_the_values_and_gradients_of_lookup_then_layer():
+    results = []
+    for inside in (True, False):
+        ids, table, h0, w = _lookup_inputs()
+        if inside:
+            out, last = fused_embedding_tanh_rnn(ids, table, h0, w)
+        else:
+            out, last = fused_tanh_rnn(torch.nn.functional.embedding(ids, table), h0, w)
+        (out.square().sum() + (last * torch.arange(4.0)).sum()).backward()
+        results.append([out, last, table.grad, h0.grad, w.grad])
+    torch.testing.assert_close(results[0], results[1])
+
+
+def test_the_lookup_inside_passes_gradcheck_in_double_precision():
+    ids, *rest = _lookup_inputs(torch.double)
+    for i in (0, 1):  # through the outputs alone, then the last state alone
+        assert torch.autograd.gradcheck(lambda *a, i=i: fused_embedding_tanh_rnn(ids, *a)[i], rest)
