@@ -177,7 +177,8 @@ class CaseDirective(_CaseDirectiveBase):
         happens += self.code_block(case)
         happens += self.outcome_block(verdict)
         for i, (label, report) in enumerate(verdict.observation.graphs):
-            happens += graph_nodes(self.env.app, f"{case_anchor(case.id)}-{i}", label, report)
+            slug = f"{case_anchor(case.id)}-{i}"
+            happens += graph_nodes(self.env.app, slug, label, report, self.env.docname)
         section += happens
 
         why = self._part("Why", "why")
@@ -403,6 +404,7 @@ def _fresh_generated(app: Sphinx) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("graph_pictures")
     app.add_config_value("rnn_cases_require_all", False, "env", bool)
     app.add_directive("case", CaseDirective)
     app.add_directive("case-outcome", CaseOutcomeDirective)
