@@ -147,7 +147,8 @@ def test_a_graph_snapshot_is_an_svg_image_when_dot_is_installed(tmp_path, monkey
     app = SimpleNamespace(srcdir=str(tmp_path))
     (figure,) = graph_pictures.graph_nodes(app, "case-0", "before backward", _graph_report())
     (job,) = app._rnn_dot_jobs  # dot runs in the background while the page is parsed
-    assert job.process.wait(timeout=60) == 0
+    job.process.communicate(timeout=60)
+    assert job.process.returncode == 0
     (image,) = [n for n in figure.children if n.tagname == "image"]
     svg = tmp_path / image["uri"].lstrip("/")
     assert svg.suffix == ".svg"
