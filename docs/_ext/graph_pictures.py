@@ -113,7 +113,7 @@ def _reap(app: Sphinx, exception: BaseException | None) -> None:
     # Processes of a page whose reading was cut short: leave no dot running after the build.
     for job in _jobs(app):
         job.process.kill()
-        job.process.wait()
+        job.process.communicate()
     _jobs(app).clear()
 
 
