@@ -109,13 +109,16 @@ def _text_or_counting(config: BenchConfig, runs: int, seed: int) -> tuple[list[i
     return corpus.ids, len(corpus.vocab)
 
 
-def _fit(model, batches, spec, config: BenchConfig, epochs: int, on_batch=None):
+def _fit(
+    model, batches, spec, config: BenchConfig, epochs: int, on_batch=None, lr_decay: float = 1.0
+):
     return train(
         model,
         batches,
         spec,
         epochs=epochs,
         lr=config.lr,
+        lr_decay=lr_decay,
         clip=config.clip,
         optimizer=config.optimizer,
         device=config.device,

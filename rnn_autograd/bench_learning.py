@@ -91,11 +91,11 @@ def _curve_recorder(chunks: int, total_batches: int):
 
 
 def _train_and_score(
-    config, spec, vocab, train_batches, held_batches, epochs, mask_fn=None
+    config, spec, vocab, train_batches, held_batches, epochs, mask_fn=None, lr_decay=1.0
 ) -> dict:
     model = _model(config, vocab)
     on_batch, curve = _curve_recorder(20, epochs * len(train_batches))
-    _fit(model, train_batches, spec, config, epochs=epochs, on_batch=on_batch)
+    _fit(model, train_batches, spec, config, epochs=epochs, on_batch=on_batch, lr_decay=lr_decay)
     result = evaluate_tokens(model, held_batches, parse_strategy(spec).carries_state, mask_fn)
     result.update(
         curve_tokens=curve["tokens"],
@@ -296,7 +296,15 @@ def batching_section(config: BenchConfig) -> dict:
                 held_b = sequential_batches(held_seq, B, T)
             for spec in config.batching_strategies:
                 cfg = replace(config, batch_size=B, num_steps=T)
-                r = _train_and_score(cfg, spec, SEED_VOCAB, batches, held_b, config.batching_epochs)
+                r = _train_and_score(
+                    cfg,
+                    spec,
+                    SEED_VOCAB,
+                    batches,
+                    held_b,
+                    config.batching_epochs,
+                    lr_decay=config.batching_lr_decay,
+                )
                 lim = _row_limit(batching, spec, B, T, len(held_b))
                 rows.append(
                     {
@@ -313,6 +321,8 @@ def batching_section(config: BenchConfig) -> dict:
                         "carried_state_is": _carried_is(batching, spec, B, T),
                         "train_tokens": r["train_tokens"],
                         "distinct_train_tokens": distinct[batching],
+                        "curve_tokens": r["curve_tokens"],
+                        "curve_perplexity": r["curve_perplexity"],
                     }
                 )
     for r in rows:  # what the carried state adds at the first target, against zeros
@@ -325,7 +335,13 @@ def batching_section(config: BenchConfig) -> dict:
         r["first_target_vs_fresh"] = r["first_target_ce"] - fresh[0] if fresh else None
     return {
         "num_steps": T,
+        "optimizer": config.optimizer,
+        "lr": config.lr,
+        "lr_decay": config.batching_lr_decay,
+        "clip": config.clip,
+        "epochs": config.batching_epochs,
         "rows": rows,
+        "limits": {"carried": carried_lim.as_dict(), "fresh": fresh_lim.as_dict()},
         "fresh_first_target_ce": fresh_lim.per_position[0],
         "carried_ce": carried_lim.cross_entropy_nats,
     }
