@@ -85,13 +85,19 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.legend()
     save(fig, CHARTS[1])
 
-    fig = Figure(figsize=(10, 4))
-    axes = fig.subplots(1, 2)
-    for ax, key, title in (
-        (axes[0], "learning", "Counting sequence"),
-        (axes[1], "recall", "Delayed recall"),
+    fig = Figure(figsize=(15, 4))
+    axes = fig.subplots(1, 3)
+    bat = results["batching"]
+    # the batching rows (always on the counting sequence), named by batching, size, strategy
+    batching = {
+        "limits": bat["limits"],
+        "rows": {f"{r['batching']} B={r['batch_size']} {r['strategy']}": r for r in bat["rows"]},
+    }
+    for ax, sec, title in (
+        (axes[0], results["learning"], "Counting sequence"),
+        (axes[1], results["recall"], "Delayed recall"),
+        (axes[2], batching, f"Batching (num_steps {bat['num_steps']})"),
     ):
-        sec = results[key]
         for name, r in sec["rows"].items():
             ax.plot(r["curve_tokens"], r["curve_perplexity"], label=name)
         for ctx, style in (("carried", "--"), ("fresh", ":")):

@@ -106,13 +106,16 @@ def _window_section(results: dict) -> list[str]:
         f"Least-squares fit over `window:K`: saved peak = {fit['saved_intercept_bytes'] / 1024:.1f} KiB "
         f"+ **{fit['saved_slope_bytes'] / 1024:.1f} KiB per batch of window** "
         f"(R² = {fit['saved_r2']:.4f}); time per batch = {_ms(fit['time_intercept_s'])} ms "
-        f"+ {_ms(fit['time_slope_s'])} ms per batch of window.",
+        f"{'-' if fit['time_slope_s'] < 0 else '+'} {_ms(abs(fit['time_slope_s']))} ms per "
+        "batch of window.",
         "",
         f"Saved bytes against the batch index, least-squares slope: `detach` "
         f"**{sweep['detach_trace_slope_bytes']:.1f} bytes per batch** (flat: each batch's graph "
         f"is freed by its own backward), `window:{sweep['trace_window']}` within a window "
         f"**{sweep['window_trace_slope_bytes'] / 1024:.1f} KiB per batch** (the graph of every "
-        f"batch since the last backward is alive).",
+        f"batch since the last backward is alive). A window still runs each batch's forward and "
+        "backward once, as `detach` does, only later: what grows with the window is what is "
+        "alive, and the time slope is to be read against the spread of the times.",
         "",
         "![cost against window](cost_vs_window.png)",
         "",
@@ -201,7 +204,10 @@ def _recall_section(results: dict) -> list[str]:
         f"a {rec['cell']} cell, learning rate {rec['lr']}, {rec['token_budget']} training "
         f"tokens for every strategy. "
         f"Recall accuracy is on the recall targets only: chance is {1 / rec['num_keys']:.3f}, "
-        "remembering gives 1.",
+        "remembering gives 1. The limit is what a predictor with the row's context could "
+        "reach; a strategy can learn the recall only for the recalls its backward reaches the "
+        "key of (the column *backward reaches the key for*), so a row with 0% there stands "
+        "above a carried limit it has no gradient to approach.",
         "",
     ]
     out += _limits_lines(lim, rec)
@@ -223,6 +229,7 @@ def _recall_section(results: dict) -> list[str]:
 
 def _batching_section(results: dict) -> list[str]:
     bat = results["batching"]
+    decay = "" if bat["lr_decay"] == 1 else f" times {bat['lr_decay']} per epoch"
     out = [
         f"## {SECTIONS[4]}",
         "",
@@ -242,6 +249,10 @@ def _batching_section(results: dict) -> list[str]:
         "jump between windows as between two neighbouring tokens, so it can use that state only "
         "as far as the jump resembles a step.",
         "",
+        f"Every row trains from the same seeded weights with {bat['optimizer']} at learning rate "
+        f"{bat['lr']}{decay}, gradients clipped at norm {bat['clip']}, for {bat['epochs']} "
+        "epochs; the training curves are the third panel of the learning curves chart.",
+        "",
     ]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - local formatter
     rows = [
@@ -251,6 +262,7 @@ def _batching_section(results: dict) -> list[str]:
             f"`{r['strategy']}`",
             f"{r['perplexity']:.3f}",
             f"{fmt(r['limit_perplexity'])} ({r['limit_context']})",
+            fmt(r["limit_perplexity"] and r["perplexity"] / r["limit_perplexity"]),
             f"{r['first_target_ce']:.3f}",
             fmt(r["limit_first_target_ce"]),
             "" if r["first_target_vs_fresh"] is None else f"{r['first_target_vs_fresh']:+.3f}",
@@ -266,6 +278,7 @@ def _batching_section(results: dict) -> list[str]:
             "strategy",
             "held-out perplexity",
             "its limit",
+            "ppl / limit",
             "CE at first target (nats)",
             "its limit",
             "against fresh",

@@ -142,6 +142,20 @@ def test_the_batching_section_compares_windows_and_sequential_at_each_batch_size
     assert distinct["sequential"] > distinct["windows"]
 
 
+def test_every_batching_row_records_its_training_curve_within_its_token_budget(results):
+    for r in results["batching"]["rows"]:
+        assert len(r["curve_tokens"]) == len(r["curve_perplexity"]) > 0
+        assert r["curve_tokens"] == sorted(r["curve_tokens"])
+        assert r["curve_tokens"][-1] <= r["train_tokens"]
+
+
+def test_the_report_states_the_batching_sections_training_recipe(results, outputs):
+    bat = results["batching"]
+    report = (outputs / "report.md").read_text()
+    assert f"{bat['optimizer']} at learning rate {bat['lr']}," in report
+    assert f"for {bat['epochs']} epochs" in report
+
+
 def test_results_json_holds_every_section_and_the_machine(outputs):
     data = json.loads((outputs / "results.json").read_text())
     for key in (
