@@ -72,4 +72,4 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-only
 
 clean:
-	rm -rf $(VENV) docs/_build .pytest_cache .benchmarks
+	rm -rf $(VENV) docs/_build docs/_generated .pytest_cache .benchmarks
