@@ -5,22 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from rnn_autograd.cli import main
 from rnn_autograd.limits import counting_limit
 
 QUICK = ["--epochs", "2", "--hidden", "16", "--runs", "200", "--quiet"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: a second intra-op thread only adds synchronisation, and on a loaded
-    # machine spinning threads slow these tests down several times
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

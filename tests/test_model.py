@@ -56,16 +56,6 @@ class NotebookRNNModel(nn.Module):
 LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: a second intra-op thread only adds synchronisation, and on a loaded
-    # machine spinning threads slow these tests down several times
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 CONFIGS = [
     ("rnn", 1, True),
     ("rnn", 1, False),

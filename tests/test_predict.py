@@ -13,16 +13,6 @@ from rnn_autograd.predict import parse_prefix, predict, predict_text
 from rnn_autograd.train import train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: a second intra-op thread only adds synchronisation, and on a loaded
-    # machine spinning threads slow these tests down several times
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def predict_ch8(prefix, num_preds, net, device):
     """The notebook's function (In [412]), copied as it is, comments left out."""
     state = net.begin_state(batch_size=1, device=device)

@@ -16,16 +16,6 @@ VOCAB, HIDDEN, BATCH, STEPS = 15, 6, 3, 4
 TOKENS = counting_sequence(num_runs=40, seed=1)  # 200 tokens: 16 sequential batches of 3 x 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: a second intra-op thread only adds synchronisation, and on a loaded
-    # machine spinning threads slow these tests down several times
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(cell: str, fused: bool | None = None) -> RNNModel:
     torch.manual_seed(0)
     return RNNModel(VOCAB, HIDDEN, cell=cell, fused=fused)

@@ -17,16 +17,6 @@ TOKENS = counting_sequence(num_runs=60, seed=2)  # 300 tokens
 HELD = counting_sequence(num_runs=20, seed=3)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: a second intra-op thread only adds synchronisation, and on a loaded
-    # machine spinning threads slow these tests down several times
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(cell="rnn", seed=0):
     torch.manual_seed(seed)
     return RNNModel(15, 8, cell=cell)
