@@ -23,6 +23,16 @@ SECTIONS = (
     "How to read these figures",
 )
 
+# The columns every learned-perplexity table shares (counting sequence and delayed recall).
+LEARN_COLUMNS = [
+    "strategy",
+    "held-out perplexity",
+    "limit (context)",
+    "ppl / limit",
+    "accuracy",
+    "accuracy limit",
+]
+
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
@@ -173,14 +183,7 @@ def _learn_section(results: dict) -> list[str]:
     else:
         out += ["No exact limit is known for real text: the limit columns read n/a.", ""]
     out += _table(
-        [
-            "strategy",
-            "held-out perplexity",
-            "limit (context)",
-            "ppl / limit",
-            "accuracy",
-            "accuracy limit",
-        ],
+        LEARN_COLUMNS,
         _learn_rows(learn, []),
     )
     out += [
@@ -213,12 +216,7 @@ def _recall_section(results: dict) -> list[str]:
     out += _limits_lines(lim, rec)
     out += _table(
         [
-            "strategy",
-            "held-out perplexity",
-            "limit (context)",
-            "ppl / limit",
-            "accuracy",
-            "accuracy limit",
+            *LEARN_COLUMNS,
             "backward reaches the key for",
             "recall accuracy",
         ],
