@@ -9,7 +9,7 @@ batch starts ``batch_size`` tokens after row ``i`` of this one, not where it end
 carries the past of an earlier window, ``batch_size - num_steps`` tokens back. With 50 (a
 multiple of the run length 5) the position inside the run that the state tracks simply goes on;
 with 48 it is off by 3 at every batch. A Bayes-optimal predictor that knows the gap loses
-nothing either way (``rnn_autograd.limits.gap_limit``), but the network has to learn the shift.
+nothing either way (``rnn_autograd.bench.limits.gap_limit``), but the network has to learn the shift.
 Under sequential partitioning the state carries the real past. Each configuration is trained
 alike and its held-out perplexity is printed beside the best any model can reach.
 
@@ -25,12 +25,12 @@ import time
 
 import torch
 
-from rnn_autograd.data import counting_sequence, make_batches, window_batches
-from rnn_autograd.limits import counting_limit, counting_source, gap_limit
-from rnn_autograd.model import RNNModel
-from rnn_autograd.predict import predict
-from rnn_autograd.state import parse_strategy
-from rnn_autograd.train import evaluate, lm_loss, train
+from rnn_autograd.bench.limits import counting_limit, counting_source, gap_limit
+from rnn_autograd.pipeline.data import counting_sequence, make_batches, window_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.prediction import predict
+from rnn_autograd.pipeline.state import parse_strategy
+from rnn_autograd.pipeline.training import evaluate, lm_loss, train
 
 NUM_STEPS, VOCAB = 20, 20  # the notebook's num_steps and num_classes
 

@@ -1,29 +1,46 @@
 """rnn-autograd: PyTorch autograd for people who train recurrent networks.
 
-An executable spec of autograd behaviours (``rnn_autograd.spec`` and ``rnn_autograd.cases``),
-tools that meet a user at their error (``explain``, ``diagnose``, ``inspect_graph``), the RNN
-language-model pipeline (data, model, state strategies, training, prediction) and a benchmark of
-hidden-state strategies (``rnn_autograd.bench``).
+The parts, and who may import whom (a test checks these directions):
+
+- ``spec``: the case machinery; imports nothing else of the package;
+- ``cases``: the case library; imports ``spec``;
+- ``diagnose``: tools on the user's own graph or error (``inspect_graph``, ``explain``,
+  ``diagnose()``); imports ``spec``;
+- ``pipeline``: the notebook's RNN language model (data, model, strategies, training,
+  prediction); imports nothing else of the package;
+- ``bench``: the benchmark of hidden-state strategies; imports ``pipeline`` and ``diagnose``;
+- ``commands`` (with ``cli``): the ``rnn-autograd`` command; imports everything, imported by none.
+
+Every part may import ``errors``. This module is the public surface (``__all__``): importing it
+registers the case library, so ``all_cases()`` and ``get_case()`` see every case.
 """
 
-from .bench import run_bench
-from .corpus import Vocab, load_char_corpus
-from .data import (
+from . import (
+    cases,  # noqa: F401 - importing the library registers every case
+    diagnose,
+)
+from .bench import counting_limit, run_bench
+from .diagnose import GraphReport, SavedTensorMeter, inspect_graph, match_error, match_exception
+from .errors import UsageError
+from .pipeline import (
+    History,
+    NonFiniteLossError,
+    RNNModel,
+    StateGraphError,
+    Strategy,
+    Vocab,
     counting_sequence,
+    evaluate,
+    load_char_corpus,
     make_batches,
+    parse_strategy,
+    predict,
+    predict_text,
     random_batches,
     sequential_batches,
+    train,
     window_batches,
 )
-from .diagnose import diagnose
-from .errors import UsageError
-from .explain import match_error, match_exception
-from .inspector import GraphReport, inspect_graph
-from .limits import counting_limit
-from .memory import SavedTensorMeter
-from .metrics import History, evaluate
-from .model import RNNModel
-from .predict import predict, predict_text
 from .spec import (
     ByTorch,
     Case,
@@ -41,8 +58,6 @@ from .spec import (
     run_case,
     snapshot,
 )
-from .state import StateGraphError, Strategy, parse_strategy
-from .train import NonFiniteLossError, train
 
 __version__ = "0.1.0"
 

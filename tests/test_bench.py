@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from rnn_autograd.bench import preset, run_bench, write_results
-from rnn_autograd.bench_cost import least_squares
-from rnn_autograd.bench_learning import _gradient_reach, evaluate_tokens
-from rnn_autograd.bench_report import CHARTS, SECTIONS, write_report
+from rnn_autograd.bench.cost import least_squares
+from rnn_autograd.bench.learning import _gradient_reach, evaluate_tokens
+from rnn_autograd.bench.limits import counting_limit
+from rnn_autograd.bench.report import CHARTS, SECTIONS, write_report
+from rnn_autograd.bench.tasks import delayed_recall_limit
 from rnn_autograd.cli import main
 from rnn_autograd.commands.bench import _strategies
-from rnn_autograd.data import counting_sequence, sequential_batches
-from rnn_autograd.limits import counting_limit
-from rnn_autograd.model import RNNModel
-from rnn_autograd.tasks import delayed_recall_limit
-from rnn_autograd.train import evaluate
+from rnn_autograd.pipeline.data import counting_sequence, sequential_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.training import evaluate
 
 WINDOWS = (1, 2, 3)
 

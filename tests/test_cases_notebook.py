@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from rnn_autograd.cases import _notebook
+from rnn_autograd.diagnose import graph_at
 from rnn_autograd.spec import Raises, Returns, all_cases, get_case, run_case
 
 NOTEBOOK_IDS = [
@@ -205,7 +206,7 @@ def test_a_view_whose_base_changed_in_place_reports_as_strided_as_its_grad_fn():
 
 
 def test_before_the_failing_retain_graph_backward_one_saved_weight_per_step_but_the_first_is_stale():
-    observation = run_case(get_case("rnn-state/retain-graph-then-step"))
+    observation = run_case(get_case("rnn-state/retain-graph-then-step"), inspect=graph_at)
     (_, first), (_, second) = observation.graphs
     assert not first.will_fail
     stale = second.stale

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from rnn_autograd.bench.limits import counting_limit
 from rnn_autograd.cli import main
-from rnn_autograd.limits import counting_limit
 
 QUICK = ["--epochs", "2", "--hidden", "16", "--runs", "200", "--quiet"]
 

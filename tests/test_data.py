@@ -7,15 +7,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnn_autograd.corpus import UNK, Vocab, load_char_corpus
-from rnn_autograd.data import (
+from rnn_autograd.errors import UsageError
+from rnn_autograd.pipeline.corpus import UNK, Vocab, load_char_corpus
+from rnn_autograd.pipeline.data import (
     counting_sequence,
     make_batches,
     random_batches,
     sequential_batches,
     window_batches,
 )
-from rnn_autograd.errors import UsageError
 
 FAST = settings(max_examples=60, deadline=None)
 

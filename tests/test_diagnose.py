@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 import traceback
 import weakref
@@ -10,12 +9,10 @@ import weakref
 import pytest
 import torch
 
-from rnn_autograd.diagnose import NOTE_PREFIX, diagnose
-from rnn_autograd.explain import match_exception
+import rnn_autograd.diagnose.context as diagnose_module
+from rnn_autograd.diagnose.context import NOTE_PREFIX, diagnose
+from rnn_autograd.diagnose.explain import match_exception
 from rnn_autograd.spec import get_case
-
-# The package exports the function `diagnose`, which shadows the submodule's attribute name.
-diagnose_module = importlib.import_module("rnn_autograd.diagnose")
 
 
 def _notes(exc: BaseException) -> str:

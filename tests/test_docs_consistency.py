@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from rnn_autograd.inspector import inspect_graph
+from rnn_autograd.diagnose.inspector import inspect_graph
 from rnn_autograd.spec import Raises, all_cases, check, get_case
 
 ROOT = Path(__file__).resolve().parents[1]

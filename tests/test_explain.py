@@ -9,7 +9,7 @@ import traceback
 import pytest
 
 from rnn_autograd.cli import main
-from rnn_autograd.explain import match_error, match_exception, match_text, parse_error_text
+from rnn_autograd.diagnose.explain import match_error, match_exception, match_text, parse_error_text
 from rnn_autograd.spec import ByTorch, Case, Raises, Returns, all_cases, run_case
 
 RAISING = [c for c in all_cases() if c.fails_on_purpose]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from rnn_autograd.fused_rnn import fused_embedding_tanh_rnn, fused_tanh_rnn
+from rnn_autograd.pipeline.fused_rnn import fused_embedding_tanh_rnn, fused_tanh_rnn
 
 
 def _reference(proj, h0, w_hh):

@@ -8,8 +8,8 @@ import weakref
 import pytest
 import torch
 
-from rnn_autograd import graph_picture
-from rnn_autograd.inspector import inspect_graph, names_in_frame
+from rnn_autograd.diagnose import graph_picture
+from rnn_autograd.diagnose.inspector import graph_at, inspect_graph, names_in_frame
 from rnn_autograd.spec import all_cases, run_case
 
 
@@ -220,7 +220,7 @@ SNAPSHOTTED_FAILURES = [c for c in all_cases() if c.fails_on_purpose and "snapsh
 
 @pytest.mark.parametrize("case", SNAPSHOTTED_FAILURES, ids=[c.id for c in SNAPSHOTTED_FAILURES])
 def test_a_failing_cases_snapshot_predicts_the_error_its_backward_then_raised(case):
-    observation = run_case(case)
+    observation = run_case(case, inspect=graph_at)
     reports = [report for _, report in observation.graphs]
     assert any(r.will_fail for r in reports), "no snapshot of the case foresaw its failure"
     versions = re.search(r"is at version (\d+); expected version (\d+)", observation.message)
@@ -269,7 +269,7 @@ def test_the_graph_command_refuses_a_case_without_snapshots_in_one_line(capsys):
 
 
 def test_a_saved_tensor_that_cannot_be_read_is_listed_with_unknown_versions(monkeypatch):
-    from rnn_autograd import saved_tensors
+    from rnn_autograd.diagnose import saved_tensors
 
     def unreadable(*args, **kwargs):
         raise TypeError("a node kind this inspector does not know")

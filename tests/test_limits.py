@@ -1,4 +1,4 @@
-"""Exact best-achievable next-token figures on the synthetic sequences (rnn_autograd.limits)."""
+"""Exact best-achievable next-token figures on the synthetic sequences (rnn_autograd.bench.limits)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from rnn_autograd.limits import (
+from rnn_autograd.bench.limits import (
     counting_limit,
     counting_source,
     exact_limit,
     gap_limit,
     monte_carlo,
 )
-from rnn_autograd.tasks import delayed_recall_limit, delayed_recall_source
+from rnn_autograd.bench.tasks import delayed_recall_limit, delayed_recall_source
 
 
 def test_runs_of_length_one_are_uniform_over_eleven_values_so_perplexity_is_eleven():

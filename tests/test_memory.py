@@ -1,4 +1,4 @@
-"""The saved-tensor byte meter and the process peak (rnn_autograd.memory)."""
+"""The saved-tensor byte meter and the process peak (rnn_autograd.diagnose.memory)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_autograd.memory import (
+from rnn_autograd.diagnose.memory import (
     SavedTensorMeter,
     process_peak_rss_bytes,
     process_rss_bytes,

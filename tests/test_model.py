@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnn_autograd.errors import UsageError
-from rnn_autograd.fused_rnn import fused_tanh_rnn
-from rnn_autograd.model import RNNModel
+from rnn_autograd.pipeline.fused_rnn import fused_tanh_rnn
+from rnn_autograd.pipeline.model import RNNModel
 
 
 class NotebookRNNModel(nn.Module):

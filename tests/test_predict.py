@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnn_autograd.corpus import Vocab
-from rnn_autograd.data import counting_sequence, sequential_batches
 from rnn_autograd.errors import UsageError
-from rnn_autograd.model import RNNModel
-from rnn_autograd.predict import parse_prefix, predict, predict_text
-from rnn_autograd.train import train
+from rnn_autograd.pipeline.corpus import Vocab
+from rnn_autograd.pipeline.data import counting_sequence, sequential_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.prediction import parse_prefix, predict, predict_text
+from rnn_autograd.pipeline.training import train
 
 
 def predict_ch8(prefix, num_preds, net, device):

@@ -21,7 +21,8 @@ def test_all_lists_every_public_name_the_package_binds_except_submodules():
     public = {
         n
         for n, v in vars(rnn_autograd).items()
-        if not n.startswith("_") and not isinstance(v, types.ModuleType)
+        # A callable submodule (``diagnose``) is a public name; other submodules are not.
+        if not n.startswith("_") and (not isinstance(v, types.ModuleType) or callable(v))
     }
     assert public == set(rnn_autograd.__all__) - {"__version__"}
 
@@ -30,3 +31,37 @@ def test_importing_the_package_does_not_import_matplotlib():
     code = "import sys, rnn_autograd; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_diagnose_is_both_the_subpackage_and_the_context_manager():
+    import torch
+
+    import rnn_autograd.diagnose as package
+    from rnn_autograd import diagnose
+
+    assert package is sys.modules["rnn_autograd.diagnose"] is diagnose
+    x = torch.ones(2, requires_grad=True)
+    y = (x * 2).sum()
+    y.backward()
+    try:
+        with diagnose(watch=y):
+            y.backward()
+    except RuntimeError as exc:
+        assert any("backward-through-freed-graph" in n for n in exc.__notes__)
+    else:
+        raise AssertionError("the second backward should raise")
+
+
+def test_a_function_never_shadows_its_own_module():
+    import importlib
+
+    for dotted in [
+        "rnn_autograd.pipeline.training",
+        "rnn_autograd.pipeline.prediction",
+        "rnn_autograd.diagnose.context",
+        "rnn_autograd.diagnose",
+        "rnn_autograd.bench",
+    ]:
+        module = importlib.import_module(dotted)
+        parent, _, name = dotted.rpartition(".")
+        assert getattr(importlib.import_module(parent), name) is module, dotted

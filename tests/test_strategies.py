@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnn_autograd.data import counting_sequence, sequential_batches
 from rnn_autograd.errors import UsageError
-from rnn_autograd.model import RNNModel
-from rnn_autograd.state import STRATEGY_FORMS, StateGraphError, parse_strategy
-from rnn_autograd.train import lm_loss, train
+from rnn_autograd.pipeline.data import counting_sequence, sequential_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.state import STRATEGY_FORMS, StateGraphError, parse_strategy
+from rnn_autograd.pipeline.training import lm_loss, train
 
 VOCAB, HIDDEN, BATCH, STEPS = 15, 6, 3, 4
 TOKENS = counting_sequence(num_runs=40, seed=1)  # 200 tokens: 16 sequential batches of 3 x 4

@@ -1,16 +1,16 @@
-"""The delayed recall task (rnn_autograd.tasks)."""
+"""The delayed recall task (rnn_autograd.bench.tasks)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from rnn_autograd.errors import UsageError
-from rnn_autograd.tasks import (
+from rnn_autograd.bench.tasks import (
     delayed_recall_sequence,
     recall_mask,
     recall_vocab_size,
 )
+from rnn_autograd.errors import UsageError
 
 
 def test_each_episode_repeats_its_key_delay_steps_later_with_clock_tokens_between():

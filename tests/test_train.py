@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from rnn_autograd.checkpoint import load_checkpoint, save_checkpoint
-from rnn_autograd.data import counting_sequence, random_batches, sequential_batches
 from rnn_autograd.errors import UsageError
-from rnn_autograd.model import RNNModel
-from rnn_autograd.train import NonFiniteLossError, evaluate, train
+from rnn_autograd.pipeline.checkpoint import load_checkpoint, save_checkpoint
+from rnn_autograd.pipeline.data import counting_sequence, random_batches, sequential_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.training import NonFiniteLossError, evaluate, train
 
 TOKENS = counting_sequence(num_runs=60, seed=2)  # 300 tokens
 HELD = counting_sequence(num_runs=20, seed=3)

@@ -2,7 +2,7 @@
 
 The directive runs ``rnn_autograd.bench.run_bench`` with a preset (``tiny`` by default: a few
 seconds per section), writes the report and charts with
-``rnn_autograd.bench_report.write_report`` and ``results.json`` with ``write_results`` into
+``rnn_autograd.bench.report.write_report`` and ``results.json`` with ``write_results`` into
 ``_generated/bench/``, and parses the report (MyST markdown) into the page, its headings
 becoming sections, its charts images. The report states the machine and the torch version it
 ran on; every figure on the page is the run's own.
@@ -44,7 +44,7 @@ class BenchReport(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         from rnn_autograd.bench import preset, run_bench, write_results
-        from rnn_autograd.bench_report import write_report
+        from rnn_autograd.bench.report import write_report
 
         config = preset(self.options.get("preset", "tiny"), quiet=True)
         out_dir = Path(self.env.app.srcdir) / GENERATED

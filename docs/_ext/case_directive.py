@@ -36,6 +36,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from rnn_autograd.diagnose import graph_at
 from rnn_autograd.spec import Case, CaseLookupError, Raises, Verdict, all_cases, check, get_case
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def verdict_of(app: Sphinx, case: Case) -> Verdict:
     """``check(case)``, once per build: a case and its fix are rendered in several places."""
     cache: dict[str, Verdict] = app.__dict__.setdefault("_rnn_case_verdicts", {})
     if case.id not in cache:
-        cache[case.id] = check(case)
+        # With graph_at, each snapshot() in the case records its graph for the page's pictures.
+        cache[case.id] = check(case, inspect=graph_at)
     return cache[case.id]
 
 

@@ -1,6 +1,6 @@
 """``{loss-curve}``: a short training run at build time, drawn as a loss-curve figure.
 
-The run uses the pipeline itself (``rnn_autograd.data``, ``.model``, ``.train``, ``.predict``):
+The run uses the pipeline itself (``rnn_autograd.pipeline.data``, ``.model``, ``.train``, ``.predict``):
 the notebook's synthetic sequence, cut into sequential batches, trained once per strategy named
 in ``:strategies:``, with a checkpoint written after every epoch and the last one reloaded for a
 greedy prediction. The figure (a PNG made with matplotlib's Agg canvas) and a table of the
@@ -27,10 +27,10 @@ logger = logging.getLogger(__name__)
 
 def _train_runs(strategies: list[str], epochs: int, hidden: int, seed: int) -> dict[str, Any]:
     """Train one small model per strategy; return histories and a prediction per strategy."""
-    from rnn_autograd.data import counting_sequence, sequential_batches
-    from rnn_autograd.model import RNNModel
-    from rnn_autograd.predict import load_for_prediction, predict
-    from rnn_autograd.train import train
+    from rnn_autograd.pipeline.data import counting_sequence, sequential_batches
+    from rnn_autograd.pipeline.model import RNNModel
+    from rnn_autograd.pipeline.prediction import load_for_prediction, predict
+    from rnn_autograd.pipeline.training import train
 
     tokens = counting_sequence(seed=seed)
     vocab_size = max(tokens) + 1

@@ -3,8 +3,9 @@
 - ``{cli-reference}``: the ``--help`` of ``rnn-autograd`` and of each subcommand, taken from
   ``rnn_autograd.cli.build_parser()`` at build time.
 - ``{api-reference}``: autodoc of the public surface (``rnn_autograd.__all__``) followed by one
-  section per module of the pipeline that exists in this checkout, each without the names already
-  documented on the public surface (documenting an object twice is a Sphinx warning).
+  section per part of the package (diagnose, pipeline, bench, spec), its docstring first, then each
+  of its modules without the names already documented on the public surface (documenting an object
+  twice is a Sphinx warning).
 """
 
 from __future__ import annotations
@@ -20,38 +21,71 @@ from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-# The modules of the pipeline and the tools, in reading order; those absent are left out.
-API_MODULES = (
-    ("rnn_autograd.spec", "The case machinery"),
-    ("rnn_autograd.inspector", "Inspecting a graph before backward"),
-    ("rnn_autograd.saved_tensors", "Reading saved tensors and their versions"),
-    ("rnn_autograd.graph_picture", "Pictures of a graph"),
-    ("rnn_autograd.explain", "Explaining an autograd error"),
-    ("rnn_autograd.diagnose", "Diagnosing a training loop"),
-    ("rnn_autograd.data", "Data"),
-    ("rnn_autograd.corpus", "Character corpora"),
-    ("rnn_autograd.model", "Model"),
-    ("rnn_autograd.fused_rnn", "The fused tanh RNN"),
-    ("rnn_autograd.state", "Hidden-state strategies"),
-    ("rnn_autograd.train", "Training"),
-    ("rnn_autograd.metrics", "Metrics"),
-    ("rnn_autograd.predict", "Prediction"),
-    ("rnn_autograd.checkpoint", "Checkpoints"),
-    ("rnn_autograd.device", "Devices"),
-    ("rnn_autograd.memory", "Autograd memory"),
-    ("rnn_autograd.tasks", "Synthetic tasks"),
-    ("rnn_autograd.limits", "What the synthetic data allows"),
-    ("rnn_autograd.bench", "The strategy benchmark"),
-    ("rnn_autograd.bench_report", "The benchmark's report"),
-    ("rnn_autograd.errors", "Errors"),
+# The parts of the package, in reading order (what users call first, the machinery last), each
+# with its modules; the part's own docstring opens its section. Modules absent are left out.
+API_PARTS = (
+    (
+        "rnn_autograd.diagnose",
+        "Tools for your own errors",
+        (
+            ("rnn_autograd.diagnose.context", "Diagnosing a training loop"),
+            ("rnn_autograd.diagnose.explain", "Explaining an autograd error"),
+            ("rnn_autograd.diagnose.inspector", "Inspecting a graph before backward"),
+            ("rnn_autograd.diagnose.saved_tensors", "Reading saved tensors and their versions"),
+            ("rnn_autograd.diagnose.graph_picture", "Pictures of a graph"),
+            ("rnn_autograd.diagnose.memory", "Autograd memory"),
+        ),
+    ),
+    (
+        "rnn_autograd.pipeline",
+        "The RNN pipeline",
+        (
+            ("rnn_autograd.pipeline.data", "Data"),
+            ("rnn_autograd.pipeline.corpus", "Character corpora"),
+            ("rnn_autograd.pipeline.model", "Model"),
+            ("rnn_autograd.pipeline.fused_rnn", "The fused tanh RNN"),
+            ("rnn_autograd.pipeline.state", "Hidden-state strategies"),
+            ("rnn_autograd.pipeline.training", "Training"),
+            ("rnn_autograd.pipeline.metrics", "Metrics"),
+            ("rnn_autograd.pipeline.prediction", "Prediction"),
+            ("rnn_autograd.pipeline.checkpoint", "Checkpoints"),
+            ("rnn_autograd.pipeline.device", "Devices"),
+        ),
+    ),
+    (
+        "rnn_autograd.bench",
+        "The strategy benchmark",
+        (
+            ("rnn_autograd.bench.config", "Configuration and presets"),
+            ("rnn_autograd.bench.run", "Running it"),
+            ("rnn_autograd.bench.tasks", "Synthetic tasks"),
+            ("rnn_autograd.bench.limits", "What the synthetic data allows"),
+            ("rnn_autograd.bench.report", "The benchmark's report"),
+        ),
+    ),
+    (
+        "rnn_autograd.spec",
+        "The case machinery",
+        (
+            ("rnn_autograd.spec.outcome", "Declared outcomes"),
+            ("rnn_autograd.spec.case", "Cases and the registry"),
+            ("rnn_autograd.spec.run", "Running and checking"),
+            ("rnn_autograd.spec.probe", "Graph snapshots"),
+        ),
+    ),
+    ("rnn_autograd.errors", "Errors", ()),
 )
-
-HELP_COLUMNS = "88"
 
 
 def existing_api_modules() -> list[tuple[str, str]]:
-    """The modules of ``API_MODULES`` present in this checkout."""
-    return [(m, t) for m, t in API_MODULES if importlib.util.find_spec(m) is not None]
+    """Every part and module of ``API_PARTS`` present in this checkout, in reading order."""
+    out = []
+    for part, title, modules in API_PARTS:
+        out += [(m, t) for m, t in [(part, title), *modules] if importlib.util.find_spec(m)]
+    return out
+
+
+HELP_COLUMNS = "88"
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -95,13 +129,13 @@ class CliReference(SphinxDirective):
 
 
 class ApiReference(SphinxDirective):
-    """Autodoc of the public surface, then of each existing module of the pipeline."""
+    """Autodoc of the public surface, then of each part of the package and its modules."""
 
     def run(self) -> list[nodes.Node]:
         import rnn_autograd
 
         exported = [n for n in rnn_autograd.__all__ if not n.startswith("_")]
-        # A function named like its module (`rnn_autograd.train` the function and the module)
+        # A function named like its module (`rnn_autograd.pipeline.training` the function and the module)
         # would be two objects of one name: those are documented with their module instead.
         shadowing = [n for n in exported if importlib.util.find_spec(f"rnn_autograd.{n}")]
         public = [n for n in exported if n not in shadowing]
@@ -113,23 +147,32 @@ class ApiReference(SphinxDirective):
                 "",
             ]
         lines += _automodule("rnn_autograd", public)
-        for module, title in existing_api_modules():
-            mod = importlib.import_module(module)
-            lines += [f"## {title}: `{module}`", ""]
-            if hasattr(mod, "__all__"):
-                own = [
-                    n
-                    for n in mod.__all__
-                    if not (n in public and getattr(rnn_autograd, n, None) is getattr(mod, n, None))
-                ]
-                lines += _automodule(module, own)
-            else:
-                lines += _automodule(module, None)
+        documented = {id(getattr(rnn_autograd, n)) for n in public}
+        for part, title, modules in API_PARTS:
+            if importlib.util.find_spec(part) is None:
+                continue
+            lines += [f"## {title}: `{part}`", ""]
+            # The part's docstring: what it is for and what it may import. Its re-exports are
+            # documented with the module that defines them.
+            lines += _automodule(part, [] if modules else _own(part, documented))
+            for module, heading in modules:
+                if importlib.util.find_spec(module) is None:
+                    continue
+                lines += [f"### {heading}: `{module}`", ""]
+                lines += _automodule(module, _own(module, documented))
         container = nodes.section()
         self.state.nested_parse(
             StringList(lines, source="api-reference"), 0, container, match_titles=True
         )
         return list(container.children)
+
+
+def _own(module: str, documented: set[int]) -> list[str] | None:
+    """The names ``module`` defines that the public surface did not document already."""
+    mod = importlib.import_module(module)
+    if not hasattr(mod, "__all__"):
+        return None
+    return [n for n in mod.__all__ if id(getattr(mod, n, None)) not in documented]
 
 
 def _automodule(module: str, members: list[str] | None) -> list[str]:

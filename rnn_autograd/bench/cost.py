@@ -18,18 +18,18 @@ from itertools import islice
 
 import torch
 
-from .bench import BenchConfig
-from .data import counting_sequence, sequential_batches
-from .errors import UsageError
-from .memory import (
+from ..diagnose.memory import (
     SavedTensorMeter,
     process_peak_rss_bytes,
     process_rss_bytes,
     reset_process_peak,
 )
-from .model import RNNModel
-from .state import TBPTT, Window, parse_strategy
-from .train import train
+from ..errors import UsageError
+from ..pipeline.data import counting_sequence, sequential_batches
+from ..pipeline.model import RNNModel
+from ..pipeline.state import TBPTT, Window, parse_strategy
+from ..pipeline.training import train
+from .config import BenchConfig
 
 __all__ = ["cost_section", "least_squares", "measure_run", "validate", "window_section"]
 
@@ -103,7 +103,7 @@ def _model(config: BenchConfig, vocab_size: int) -> RNNModel:
 def _text_or_counting(config: BenchConfig, runs: int, seed: int) -> tuple[list[int], int]:
     if config.data == "seed":
         return counting_sequence(num_runs=runs, seed=seed), SEED_VOCAB
-    from .corpus import load_char_corpus
+    from ..pipeline.corpus import load_char_corpus
 
     corpus = load_char_corpus(config.data, max_chars=config.max_chars)
     return corpus.ids, len(corpus.vocab)

@@ -15,12 +15,12 @@ from itertools import islice
 import torch
 import torch.nn.functional as F
 
-from .bench import BenchConfig
-from .bench_cost import RUN_LENGTH, SEED_VOCAB, _fit, _model, _text_or_counting
-from .data import counting_sequence, sequential_batches, window_batches
+from ..pipeline.data import counting_sequence, sequential_batches, window_batches
+from ..pipeline.model import RNNModel
+from ..pipeline.state import TBPTT, Window, parse_strategy
+from .config import BenchConfig
+from .cost import RUN_LENGTH, SEED_VOCAB, _fit, _model, _text_or_counting
 from .limits import counting_limit, counting_source, gap_limit
-from .model import RNNModel
-from .state import TBPTT, Window, parse_strategy
 from .tasks import delayed_recall_limit, delayed_recall_sequence, recall_mask, recall_vocab_size
 
 __all__ = ["batching_section", "evaluate_tokens", "learning_section", "recall_section"]

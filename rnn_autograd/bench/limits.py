@@ -1,7 +1,7 @@
 """The best next-token perplexity any model can reach on a synthetic sequence, computed exactly.
 
 The synthetic sequences of this project come from processes we know: the notebook's runs of
-consecutive integers (``counting_limit``) and the delayed-recall task of ``rnn_autograd.tasks``.
+consecutive integers (``counting_limit``) and the delayed-recall task of ``rnn_autograd.bench.tasks``.
 Each is a hidden Markov model (HMM): a hidden state (for the notebook, the position inside the
 run and the run's first value) that moves by a known transition matrix and emits a token. The
 Bayes-optimal predictor keeps the posterior over the hidden state given every token it has seen

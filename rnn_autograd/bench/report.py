@@ -2,14 +2,14 @@
 
 Everything here reads the dict that ``rnn_autograd.bench.run_bench`` returns (and writes as
 ``results.json``); nothing is measured here, and no number is typed in by hand. The charts are
-drawn by ``rnn_autograd.bench_charts``.
+drawn by ``rnn_autograd.bench.charts``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .bench_charts import CHARTS, write_charts
+from .charts import CHARTS, write_charts
 
 __all__ = ["CHARTS", "SECTIONS", "render_report", "write_report"]
 
@@ -203,7 +203,7 @@ def _recall_section(results: dict) -> list[str]:
         "",
         f"Delayed recall: each episode is a key (one of {rec['num_keys']}), "
         f"{rec['delay'] - 1} clock tokens, and the key again, {rec['delay']} steps after it "
-        f"(`rnn_autograd.tasks`); num_steps {rec['num_steps']} < delay {rec['delay']}; "
+        f"(`rnn_autograd.bench.tasks`); num_steps {rec['num_steps']} < delay {rec['delay']}; "
         f"a {rec['cell']} cell, learning rate {rec['lr']}, {rec['token_budget']} training "
         f"tokens for every strategy. "
         f"Recall accuracy is on the recall targets only: chance is {1 / rec['num_keys']:.3f}, "
@@ -243,7 +243,7 @@ def _batching_section(results: dict) -> list[str]:
         "",
         "Each limit is exact for the row's context: `fresh` (zeros), `carried` (the true past) "
         "or `after a gap of G` (the Bayes predictor given the earlier window, knowing the gap; "
-        "`rnn_autograd.limits.gap_limit`). A trained RNN applies the same recurrence at the "
+        "`rnn_autograd.bench.limits.gap_limit`). A trained RNN applies the same recurrence at the "
         "jump between windows as between two neighbouring tokens, so it can use that state only "
         "as far as the jump resembles a step.",
         "",
@@ -300,13 +300,13 @@ def _reading_section(results: dict) -> list[str]:
         "",
         "- Perplexity is `exp` of the mean cross-entropy (natural log) over every predicted "
         "token, as the trainer computes it; accuracy is the fraction of targets equal to the "
-        "argmax of the logits. The limits (`rnn_autograd.limits`) are the same two figures for "
+        "argmax of the logits. The limits (`rnn_autograd.bench.limits`) are the same two figures for "
         "the Bayes-optimal predictor, computed exactly with a hidden Markov filter: no model "
         "can beat them in expectation (a finite held-out set can by sampling noise).",
         "- `carried` limit: the predictor has seen the whole past. `fresh` limit: its context "
         "starts again every num_steps tokens (target k of a window sees k tokens).",
         "- Saved bytes count the storages of tensors saved for backward "
-        "(`rnn_autograd.memory.SavedTensorMeter`), parameters excluded: the same on every "
+        "(`rnn_autograd.diagnose.memory.SavedTensorMeter`), parameters excluded: the same on every "
         "machine for one torch version. Times and process peaks depend on the machine; read "
         "them as ratios. The process peak is reset before each run where Linux allows it "
         "(`/proc/self/clear_refs`); its growth during the run is what the run added to the "

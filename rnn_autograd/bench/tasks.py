@@ -21,7 +21,7 @@ token) needs the key seen ``delay`` steps before:
   TBPTT with ``K2 > delay``) carries the gradient from the recall to the key.
 
 Its exact limits come from the same hidden Markov filter as the notebook's sequence
-(``rnn_autograd.limits``). ``recall_mask`` finds the targets that are recalls, so that a
+(``rnn_autograd.bench.limits``). ``recall_mask`` finds the targets that are recalls, so that a
 benchmark can report accuracy on them alone (chance is ``1 / num_keys``).
 """
 
@@ -33,7 +33,7 @@ import random
 import numpy as np
 import torch
 
-from .errors import UsageError
+from ..errors import UsageError
 from .limits import HiddenMarkovSource, LimitResult, exact_limit
 
 __all__ = [

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import UsageError
-from ..state import STRATEGY_FORMS
+from ..pipeline.state import STRATEGY_FORMS
 
 __all__ = ["register"]
 
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _strategies(text: str) -> tuple[str, ...]:
-    from ..state import parse_strategy
+    from ..pipeline.state import parse_strategy
 
     names = tuple(s.strip() for s in text.split(",") if s.strip())
     # "tbptt:10,20" contains a comma: glue a bare number back onto the tbptt before it
@@ -67,8 +67,7 @@ def _strategies(text: str) -> tuple[str, ...]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ..bench import preset, run_bench, write_results
-    from ..bench_report import write_report
+    from ..bench import preset, run_bench, write_report, write_results
 
     name = "quick" if args.quick else (args.preset or "full")
     overrides: dict = {"seed": args.seed, "device": args.device, "quiet": args.quiet}

@@ -11,8 +11,8 @@ import argparse
 import sys
 import textwrap
 
+from ..diagnose.explain import Match, match_text
 from ..errors import UsageError
-from ..explain import Match, match_text
 from ..spec import get_case
 
 __all__ = ["format_match", "register"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..diagnose.graph_picture import render, report_to_dot
+from ..diagnose.inspector import graph_at
 from ..errors import UsageError
-from ..graph_picture import render, report_to_dot
 from ..spec import get_case, run_case
 
 __all__ = ["register"]
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _graph(args: argparse.Namespace) -> int:
     case = get_case(args.id)
-    graphs = run_case(case).graphs
+    graphs = run_case(case, inspect=graph_at).graphs
     if not graphs:
         raise UsageError(f"case {case.id} records no graph snapshot; try one listed by 'show'")
     for i, (label, report) in enumerate(graphs, 1):

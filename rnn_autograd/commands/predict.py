@@ -6,9 +6,9 @@ import argparse
 
 import torch
 
-from ..device import DEVICES, resolve_device
 from ..errors import UsageError
-from ..predict import load_for_prediction, parse_prefix, predict
+from ..pipeline.device import DEVICES, resolve_device
+from ..pipeline.prediction import load_for_prediction, parse_prefix, predict
 
 __all__ = ["register"]
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import torch
 
-from ..corpus import load_char_corpus
-from ..data import BATCHINGS, counting_sequence, make_batches
-from ..device import DEVICES, resolve_device
 from ..errors import UsageError
-from ..model import CELLS, RNNModel
-from ..state import STRATEGY_FORMS, StateGraphError, parse_strategy
-from ..train import OPTIMIZERS, NonFiniteLossError, train
+from ..pipeline.corpus import load_char_corpus
+from ..pipeline.data import BATCHINGS, counting_sequence, make_batches
+from ..pipeline.device import DEVICES, resolve_device
+from ..pipeline.model import CELLS, RNNModel
+from ..pipeline.state import STRATEGY_FORMS, StateGraphError, parse_strategy
+from ..pipeline.training import OPTIMIZERS, NonFiniteLossError, train
 
 __all__ = ["register"]
 
@@ -102,7 +102,7 @@ def _load_data(cfg: dict):
 
 
 def _limits(cfg: dict, held_batches) -> dict | None:
-    """The best perplexity any model can reach on the seed data (``rnn_autograd.limits``).
+    """The best perplexity any model can reach on the seed data (``rnn_autograd.bench.limits``).
 
     ``carried``: with the whole past; ``fresh``: from zeros every num_steps tokens; with
     sequential batches, ``held_out_rows``: for the held-out rows as evaluated, each read from
@@ -110,7 +110,7 @@ def _limits(cfg: dict, held_batches) -> dict | None:
     """
     if cfg["data"] != "seed":
         return None
-    from ..limits import counting_limit
+    from ..bench.limits import counting_limit
 
     def ppl(context: str, num_steps: int | None = None) -> float:
         return counting_limit(
@@ -129,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise UsageError(f"--epochs must be >= 1; got {args.epochs}")
     if args.resume:
-        from ..checkpoint import load_checkpoint
+        from ..pipeline.checkpoint import load_checkpoint
 
         if not ckpt_path.is_file():
             raise UsageError(f"nothing to resume: {ckpt_path} not found")

@@ -37,9 +37,9 @@ from typing import Any
 
 import torch
 
+from ..spec import get_case
 from .explain import match_exception
 from .inspector import GraphReport, SavedTensorInfo, inspect_graph, names_in_frame
-from .spec import get_case
 
 __all__ = ["diagnose", "add_note"]
 

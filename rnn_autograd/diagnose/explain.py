@@ -25,8 +25,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from .spec import Case, all_cases
-from .spec.outcome import ByTorch, Declaration, Raises
+from ..spec import Case, all_cases
+from ..spec.outcome import ByTorch, Declaration, Raises
 
 __all__ = [
     "ErrorText",

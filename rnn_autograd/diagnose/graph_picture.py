@@ -12,11 +12,26 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .inspector import GraphReport
-    from .saved_tensors import SavedTensorInfo
+from .saved_tensors import SavedTensorInfo
+
+
+class GraphReport(Protocol):
+    """What a picture reads of ``rnn_autograd.diagnose.inspector.GraphReport``.
+
+    A protocol rather than an import: the report's ``to_text``/``to_dot`` call this module, so
+    importing the report here would close an import circle.
+    """
+
+    roots: list[tuple[str, str | None]]
+    nodes: list[Any]
+    truncated: bool
+
+    def summary(self) -> str: ...
+
+    def to_text(self, max_nodes: int = ...) -> str: ...
+
 
 __all__ = ["has_graphviz", "render", "report_to_dot", "report_to_text"]
 

@@ -11,10 +11,10 @@ things make a later backward fail, and both are visible before it runs:
 - a saved tensor already *freed* by an earlier backward without ``retain_graph``; backward raises
   "Trying to backward through the graph a second time".
 
-How saved versions are read without side effects is told in ``rnn_autograd.saved_tensors``.
+How saved versions are read without side effects is told in ``rnn_autograd.diagnose.saved_tensors``.
 
 The report holds metadata only (names, shapes, versions), never the tensors, so keeping it keeps
-no memory alive. DOT pictures and rendering live in ``rnn_autograd.graph_picture``.
+no memory alive. DOT pictures and rendering live in ``rnn_autograd.diagnose.graph_picture``.
 """
 
 from __future__ import annotations
@@ -153,6 +153,14 @@ def inspect_graph(
                     info.next.append((cid, input_nr))
         nodes.append(info)
     return GraphReport(roots=roots, nodes=nodes, truncated=truncated)
+
+
+def graph_at(frame: FrameType, *tensors: torch.Tensor) -> GraphReport:
+    """``inspect_graph`` of ``tensors`` named by ``frame``'s variables: what ``snapshot`` records.
+
+    The spec's runners pass it as ``run_case(case, inspect=graph_at)``.
+    """
+    return inspect_graph(*tensors, names=names_in_frame(frame))
 
 
 def names_in_frame(frame: FrameType, *, include_globals: bool = False) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint"]
 

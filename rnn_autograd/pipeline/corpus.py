@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["UNK", "Corpus", "Vocab", "load_char_corpus"]
 

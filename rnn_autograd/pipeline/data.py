@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = [
     "BATCHINGS",

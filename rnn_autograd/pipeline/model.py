@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import UsageError
+from ..errors import UsageError
 from .fused_rnn import fused_embedding_tanh_rnn
 
 __all__ = ["CELLS", "RNNModel", "State", "map_state"]
@@ -39,7 +39,7 @@ class RNNModel(nn.Module):
     the same arithmetic runs faster: one-hot times
     ``W_ih`` is a column lookup (an embedding of ``W_ih.T``), and the recurrence runs in a
     hand-written autograd function whose backward computes ``dW_hh`` as one matrix product over
-    all steps instead of one per step (see ``rnn_autograd.fused_rnn``). ``fused=False`` runs
+    all steps instead of one per step (see ``rnn_autograd.pipeline.fused_rnn``). ``fused=False`` runs
     ``nn.RNN`` on the one-hot input, exactly as the notebook does. On CUDA ``nn.RNN`` runs
     cuDNN's fused kernel, which a Python loop over steps cannot beat, so ``None`` leaves it there.
     """

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import UsageError
 from .corpus import Vocab
-from .errors import UsageError
 
 __all__ = ["load_for_prediction", "parse_prefix", "predict", "predict_text"]
 

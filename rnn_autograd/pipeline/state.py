@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .errors import UsageError
+from ..errors import UsageError
 from .model import State, map_state
 
 __all__ = [

@@ -3,7 +3,7 @@
 Per batch: the strategy runs the model and backpropagates when it decides to; when it reports
 gradients ready, the trainer clips them (``clip_grad_norm_``), steps the optimizer and clears
 them. The trainer knows nothing of a particular model or strategy. What it measures lives in
-``rnn_autograd.metrics`` (re-exported here: ``History``, ``EpochStats``, ``evaluate``, ``lm_loss``).
+``rnn_autograd.pipeline.metrics`` (re-exported here: ``History``, ``EpochStats``, ``evaluate``, ``lm_loss``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..errors import UsageError
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .device import resolve_device
-from .errors import UsageError
 from .metrics import BatchSource, EpochStats, History, Tally, evaluate, lm_loss
 from .state import BatchResult, Strategy, parse_strategy
 
@@ -76,7 +76,7 @@ def train(
 
     ``batches``: an iterable of ``(X, Y)`` re-read every epoch, or a function of the epoch index
     (0-based) returning one (random batching draws new batches per epoch this way, reproducibly).
-    ``strategy``: a ``Strategy`` or its name (see ``rnn_autograd.state``).
+    ``strategy``: a ``Strategy`` or its name (see ``rnn_autograd.pipeline.state``).
     ``clip``: the maximal gradient norm (None: no clipping). Epoch ``e`` (0-based) trains at
     ``lr * lr_decay ** e``. ``on_batch(i, info)`` is called after
     every batch with ``info = {"epoch", "batch", "tokens", "update", "result"}`` (epoch and batch
@@ -95,7 +95,7 @@ def train(
     if not callable(batches) and iter(batches) is batches and epochs > 1:
         raise UsageError(
             "batches is a one-shot iterator, empty after the first epoch; pass a list, a "
-            "Batches (rnn_autograd.data) or a function of the epoch that returns the batches"
+            "Batches (rnn_autograd.pipeline.data) or a function of the epoch that returns the batches"
         )
     device = resolve_device(device)
     strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy

@@ -1,4 +1,13 @@
-"""The case machinery: declared outcomes, the registry, running and checking."""
+"""The case machinery: declared outcomes, the registry, running and checking (part of rnn-autograd).
+
+- ``outcome``: what a case declares (``Returns``, ``Raises``, ``ByTorch``, ``Close``, ...);
+- ``case``: ``@case`` and the registry; ``run``: ``isolated``, ``run_case`` and ``check``;
+- ``probe``: ``snapshot``, the graph pictures a case takes while it runs.
+
+May import: torch and ``packaging`` only, nothing else of rnn_autograd. It knows nothing of where
+cases live (whoever runs them imports a library: ``rnn_autograd.cases``) nor of the tools built on
+it (a runner that wants graph pictures passes ``inspect=rnn_autograd.diagnose.graph_at``).
+"""
 
 from .case import Case, CaseLookupError, all_cases, case, families, get_case, load_cases, register
 from .outcome import ByTorch, Close, Declaration, Raises, Returns, Satisfies, Warned, describe_value

@@ -135,12 +135,19 @@ def case(
     return decorate
 
 
-def load_cases() -> dict[str, Case]:
-    """Import every module of ``rnn_autograd.cases`` (idempotent) and return the registry."""
-    from .. import cases
+def load_cases(package: str | None = None) -> dict[str, Case]:
+    """Import every module of ``package`` (a dotted name; idempotent) and return the registry.
 
-    for info in sorted(pkgutil.iter_modules(cases.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{cases.__name__}.{info.name}")
+    The machinery knows nothing of where cases live: whoever runs them (the command line, pytest,
+    the docs) imports a library, and ``rnn_autograd``'s own ``__init__`` imports
+    ``rnn_autograd.cases``. ``load_cases()`` alone returns what is registered so far.
+    """
+    if package is not None:
+        pkg = importlib.import_module(package)
+        for info in sorted(
+            pkgutil.iter_modules(getattr(pkg, "__path__", [])), key=lambda m: m.name
+        ):
+            importlib.import_module(f"{package}.{info.name}")
     return _REGISTRY
 
 

@@ -4,7 +4,9 @@ A case calls ``snapshot("before backward", y)`` at the moment its graph is the p
 just before the backward that fails). The graph behind the tensors is inspected *then*, because a
 later backward frees saved tensors and an in-place op bumps versions: the picture shows saved
 tensors with the version they were saved at and the version they have at that moment.
-Outside a running case (a user copying the code) ``snapshot`` does nothing.
+Outside a running case (a user copying the code), or when the runner asked for no pictures,
+``snapshot`` does nothing. The runner passes the inspector (``rnn_autograd.diagnose``'s
+``inspect_graph``): the machinery itself never imports the tools built on it.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 __all__ = ["collecting_snapshots", "snapshot"]
 
-_SNAPSHOTS: contextvars.ContextVar[list[tuple[str, Any]] | None] = contextvars.ContextVar(
-    "rnn_autograd_snapshots", default=None
+Inspect = Callable[..., Any]
+
+# (sink, inspect) while a runner collects snapshots; inspect(frame, *tensors) -> a report,
+# the caller's frame naming the tensors (``rnn_autograd.diagnose.graph_at``).
+_SNAPSHOTS: contextvars.ContextVar[tuple[list[tuple[str, Any]], Inspect] | None] = (
+    contextvars.ContextVar("rnn_autograd_snapshots", default=None)
 )
 
 
@@ -29,19 +35,21 @@ def snapshot(label: str, *tensors: torch.Tensor) -> None:
 
     The caller's variables name the tensors in the picture (``x1``, ``state``, not "tensor").
     """
-    sink = _SNAPSHOTS.get()
-    if sink is None:
+    active = _SNAPSHOTS.get()
+    if active is None:
         return
-    from ..inspector import inspect_graph, names_in_frame
-
-    names = names_in_frame(sys._getframe(1))
-    sink.append((label, inspect_graph(*tensors, names=names)))
+    sink, inspect = active
+    sink.append((label, inspect(sys._getframe(1), *tensors)))
 
 
 @contextlib.contextmanager
-def collecting_snapshots() -> Iterator[list[tuple[str, Any]]]:
+def collecting_snapshots(inspect: Inspect | None) -> Iterator[list[tuple[str, Any]]]:
+    """Collect the ``snapshot`` calls made inside, each one ``inspect(frame, *tensors)``; None: none."""
     sink: list[tuple[str, Any]] = []
-    token = _SNAPSHOTS.set(sink)
+    if inspect is None:
+        yield sink
+        return
+    token = _SNAPSHOTS.set((sink, inspect))
     try:
         yield sink
     finally:

@@ -19,7 +19,7 @@ import torch
 
 from .case import Case
 from .outcome import Declaration, describe_value, installed_torch_version
-from .probe import collecting_snapshots
+from .probe import Inspect, collecting_snapshots
 
 __all__ = ["Observation", "Verdict", "check", "isolated", "run_case", "SEED"]
 
@@ -36,7 +36,7 @@ class Observation:
     message: str = ""
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
     seconds: float = 0.0
-    # (label, rnn_autograd.inspector report) pairs recorded by ``snapshot`` calls in the case.
+    # (label, report) pairs recorded by the case's ``snapshot`` calls when run with ``inspect``.
     graphs: list[tuple[str, Any]] = field(default_factory=list)
     exception: BaseException | None = field(default=None, repr=False)
 
@@ -115,14 +115,18 @@ def _saved_tensors_hooks_top() -> Any:
     return torch._C._autograd._top_saved_tensors_default_hooks(False)
 
 
-def run_case(case: Case) -> Observation:
-    """Run ``case`` isolated and record its observation. Never raises for the case's own errors."""
+def run_case(case: Case, *, inspect: Inspect | None = None) -> Observation:
+    """Run ``case`` isolated and record its observation. Never raises for the case's own errors.
+
+    With ``inspect`` (``rnn_autograd.diagnose.graph_at``), each ``snapshot`` in the case records
+    its graph into ``observation.graphs``; without it, snapshots cost nothing.
+    """
     obs = Observation(case_id=case.id)
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with isolated(), collecting_snapshots() as graphs:
+            with isolated(), collecting_snapshots(inspect) as graphs:
                 try:
                     values = case.func()
                 finally:
@@ -139,9 +143,11 @@ def run_case(case: Case) -> Observation:
     return obs
 
 
-def check(case: Case, observation: Observation | None = None) -> Verdict:
-    """Compare ``case``'s observation (run now if not given) with its declaration."""
-    observation = observation if observation is not None else run_case(case)
+def check(
+    case: Case, observation: Observation | None = None, *, inspect: Inspect | None = None
+) -> Verdict:
+    """Compare ``case``'s observation (run now if not given, with ``inspect``) with its declaration."""
+    observation = observation if observation is not None else run_case(case, inspect=inspect)
     try:
         declared = case.outcome.resolve(installed_torch_version())
     except LookupError as exc:

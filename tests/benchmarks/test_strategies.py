@@ -15,10 +15,10 @@ import pytest
 import torch
 from torch import nn
 
-from rnn_autograd.data import counting_sequence, sequential_batches
-from rnn_autograd.model import RNNModel
-from rnn_autograd.state import TBPTT, Window, parse_strategy
-from rnn_autograd.train import lm_loss
+from rnn_autograd.pipeline.data import counting_sequence, sequential_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.state import TBPTT, Window, parse_strategy
+from rnn_autograd.pipeline.training import lm_loss
 
 VOCAB, HIDDEN, BATCH, STEPS = 20, 256, 32, 20
 STRATEGIES = ["fresh", "detach", "detach-inplace", "window:2", "window:4", "tbptt:20,40"]

@@ -3,7 +3,7 @@
 The classic loop is the notebook's loop as d2l's ``train_epoch_ch8`` runs it: ``state.detach_()``
 on the carried state every batch, the one-hot ``RNNModel`` over ``nn.RNN``, the hand-written
 ``grad_clipping`` that computes the norm and compares it in Python, and the loss accumulated as
-a Python float every batch. Ours is ``rnn_autograd.train.train`` with the ``detach`` strategy:
+a Python float every batch. Ours is ``rnn_autograd.pipeline.training.train`` with the ``detach`` strategy:
 the same model and arithmetic (the fused path: an embedding lookup for one-hot times ``W_ih``,
 one product for ``dW_hh``), ``clip_grad_norm_(foreach=True)``, metrics summed on the device.
 
@@ -33,10 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnn_autograd.corpus import load_char_corpus
-from rnn_autograd.data import sequential_batches
-from rnn_autograd.model import RNNModel
-from rnn_autograd.train import train
+from rnn_autograd.pipeline.corpus import load_char_corpus
+from rnn_autograd.pipeline.data import sequential_batches
+from rnn_autograd.pipeline.model import RNNModel
+from rnn_autograd.pipeline.training import train
 
 VOCAB, HIDDEN, BATCH, STEPS, NUM_BATCHES = 28, 256, 32, 35, 20
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "timemachine.txt"
