@@ -305,10 +305,18 @@ def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _exit_with_launcher(launcher: int) -> None:
+    """A rank whose launcher is gone (killed, say) stops too, instead of training on alone."""
+    while os.getppid() == launcher:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _rank_main() -> None:
     """One rank started by ``launch``: read ``(fn, args, prog)`` from stdin, run, exit."""
     fn, args, prog = pickle.loads(sys.stdin.buffer.read())
     command = getattr(args, "command", "")
+    threading.Thread(target=_exit_with_launcher, args=(os.getppid(),), daemon=True).start()
     try:
         code = int(fn(args) or 0)
     except UsageError as exc:
