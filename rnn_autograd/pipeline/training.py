@@ -19,9 +19,9 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import UsageError
-from . import distributed
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .device import resolve_device
+from .distributed import current, reduce_tally, replicate, rows_of_rank
 from .metrics import BatchSource, EpochStats, History, Tally, evaluate, lm_loss
 from .state import BatchResult, Strategy, parse_strategy
 
@@ -100,7 +100,7 @@ def train(
             "batches is a one-shot iterator, empty after the first epoch; pass a list, a "
             "Batches (rnn_autograd.pipeline.data) or a function of the epoch that returns the batches"
         )
-    ranks = distributed.current()  # None in one process
+    ranks = current()  # None in one process
     progress = progress and (ranks is None or ranks.main)
     device = resolve_device(device)
     strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy
@@ -120,7 +120,7 @@ def train(
         history = History.from_dict(ckpt["history"])
         start = ckpt["epoch"]
     # under DDP the strategies run the replica: its backward averages gradients over the ranks
-    net = distributed.replicate(model) if ranks else model
+    net = replicate(model) if ranks else model
 
     def step() -> None:
         if clip is not None:
@@ -141,7 +141,7 @@ def train(
         updates = 0
         source = _batches_for(batches, epoch)
         if ranks:
-            source = distributed.rows_of_rank(source, ranks)
+            source = rows_of_rank(source, ranks)
         total = len(source) if hasattr(source, "__len__") else None
         bar = tqdm(
             source,
@@ -169,7 +169,7 @@ def train(
         seconds = time.perf_counter() - t0
         bar.close()
         if ranks:
-            distributed.reduce_tally(tally)  # every rank's figures, and its verdict, the same
+            reduce_tally(tally)  # every rank's figures, and its verdict, the same
         bad = tally.first_non_finite()
         if bad is not None:
             raise NonFiniteLossError(_non_finite_message(epoch, *bad, checkpoint_path, history))
