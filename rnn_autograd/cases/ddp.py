@@ -27,7 +27,7 @@ _PRIOR_REDUCTION = r"Expected to have finished reduction in the prior iteration"
     "ddp/unused-parameter",
     question="Why does the second iteration under DDP fail with 'Expected to have finished reduction in the prior iteration'?",
     expect="A parameter that the loss does not use just gets no gradient, as it does in one process.",
-    outcome=Raises(RuntimeError, _PRIOR_REDUCTION),
+    outcome=Raises(RuntimeError, _PRIOR_REDUCTION + r".*parameters that were not used"),
     fix="ddp/find-unused-parameters",
     see_also=(_DDP_NOTES, "ddp/unused-parameter-grads-not-averaged", "ddp/static-graph"),
     ranks=2,
@@ -113,8 +113,8 @@ def unused_parameter_grads_not_averaged(rank, world_size):
 )
 def find_unused_parameters(rank, world_size):
     """With `find_unused_parameters=True`, after every forward the reducer walks the graph behind
-    the outputs and marks each parameter it does not reach as ready at once, so every bucket
-    completes and is all-reduced.
+    the outputs, and at the backward's first hook it marks every parameter the walk did not
+    reach as ready, so every bucket completes and is all-reduced.
 
     The walk starts at the `grad_fn` of every tensor the forward returned and collects the
     `AccumulateGrad` nodes it meets; `spare`'s is not among them. When the first hook of the
@@ -151,7 +151,7 @@ def find_unused_parameters(rank, world_size):
             "spare.weight.grad": None,
         }
     ),
-    see_also=(_DDP_API, "ddp/find-unused-parameters"),
+    see_also=(_DDP_API, "ddp/find-unused-parameters", "ddp/static-graph-changed"),
     ranks=2,
 )
 def static_graph(rank, world_size):
@@ -162,7 +162,8 @@ def static_graph(rank, world_size):
     buckets at the end of the backward; from the second on, a parameter is ready when its hook
     has fired as often as in the first, and the parameters unused then (`spare`) are marked ready
     without a graph walk. A graph that does change (a parameter used in the first iteration and
-    not in a later one) raises a variant of the reduction error that says so.
+    not in a later one) raises a variant of the reduction error that says so
+    (`ddp/static-graph-changed`).
     """
     model = DDP(TinyRNN(spare="unused"), static_graph=True)
     table = rank_rows(stream(4, 3), rank, world_size)
@@ -178,6 +179,37 @@ def static_graph(rank, world_size):
         "gradients the same on both ranks after each": averaged,
         "spare.weight.grad": model.module.spare.weight.grad,
     }
+
+
+@case(
+    "ddp/static-graph-changed",
+    question="What does static_graph=True say when a parameter used in the first iteration goes unused later?",
+    expect="static_graph only speeds things up; a graph that changes just trains more slowly.",
+    outcome=Raises(RuntimeError, _PRIOR_REDUCTION + r".*your training graph has changed"),
+    fix="ddp/find-unused-parameters",
+    see_also=(_DDP_API, "ddp/static-graph"),
+    ranks=2,
+)
+def static_graph_changed(rank, world_size):
+    """The reduction error again, in its static-graph words: the first iteration taught the
+    reducer that `spare` gets a gradient, the second gives it none, so the second never
+    finishes its reduction and the third forward refuses to start.
+
+    After the first iteration a parameter is ready when its hook has fired as often as it did
+    then; `spare`'s hook does not fire in the second backward, its bucket is never launched, and
+    the next forward's check finds the round unfinished, the same check as in
+    `ddp/unused-parameter`, with a message that blames the changed graph. A graph whose set of
+    used parameters changes needs `find_unused_parameters=True`, which walks the graph anew
+    every iteration.
+    """
+    model = DDP(TinyRNN(spare="output"), static_graph=True)
+    table = rank_rows(stream(4, 3), rank, world_size)
+    for b in range(3):
+        X, Y = batch_of(table, b)
+        model.zero_grad(set_to_none=True)  # each iteration's gradient on its own
+        (main, aux), _ = model(X, model.module.begin_state(X.shape[0]))
+        loss = loss_of(main, Y) + (loss_of(aux, Y) if b == 0 else 0)  # spare: first time only
+        loss.backward()
 
 
 @case(

@@ -33,19 +33,25 @@ _DDP_API = (
     "ddp/inplace-parameter-before-backward",
     question="Why does clipping the weights in place between forward and backward fail under DDP?",
     expect="The weights are changed under no_grad, so autograd should not notice.",
-    outcome=Raises(RuntimeError, r"modified by an inplace operation"),
+    outcome=Raises(
+        RuntimeError, r"modified by an inplace operation: .* is at version 3; expected version 2"
+    ),
     fix="ddp/inplace-parameter-after-step",
     see_also=(_INPLACE, "versions/optimizer-step-bumps-version"),
     ranks=2,
 )
 def inplace_parameter_before_backward(rank, world_size):
-    """The forward saved `weight_hh_l0` for its backward at version 1; `clamp_` made it
-    version 2; the backward checks the version of every saved tensor it unpacks, on each rank.
+    """The forward saved `weight_hh_l0` (its transpose, a view that shares its version
+    counter) at the version it had then; `clamp_` bumped it; the backward checks the version of
+    every saved tensor it unpacks, on each rank, and refuses.
 
     `no_grad` only stops the clamp from being recorded; it still writes into the tensor and
-    bumps its version counter. DDP changes nothing here: the graph and its saved tensors are
-    each rank's own, and the check is autograd's, so both ranks raise the one-process error at
-    the same node, before their bucket is complete (no all-reduce is left waiting).
+    bumps its version counter. The numbers in the message count every in-place write since the
+    weight was made: its initialisation, DDP's broadcast of rank 0's parameters when it was
+    built (on every rank, rank 0 included), then the clamp: "is at version 3; expected version
+    2". Otherwise DDP changes nothing here: the graph and its saved tensors are each rank's own,
+    and the check is autograd's, so both ranks raise the one-process error at the same node,
+    before their bucket is complete (no all-reduce is left waiting).
     """
     model = DDP(TinyRNN())
     X, Y = batch_of(rank_rows(stream(4, 1), rank, world_size), 0)
@@ -116,12 +122,11 @@ def buffer_broadcast_at_forward(rank, world_size):
     own (torch 2.13 deprecates the older `broadcast_buffers=False` for it, with a FutureWarning).
 
     The broadcast (`_sync_buffers`, one coalesced broadcast from rank 0) runs at the start of
-    `forward` whenever the previous forward was synced, so rank 1's own temperature (3.0) is
-    gone before its forward divides by it: both ranks compute with rank 0's 2.0. It writes
-    under `torch.autograd._unsafe_preserve_version_counter`, so a graph that saved the buffer
-    in an earlier forward does not see a change: no "modified by an inplace operation" error,
-    and on a rank whose buffer differed, that earlier graph's backward now reads rank 0's value.
-    A change *you* make in place between forward and backward still bumps the version and
+    `forward` when the previous forward was synced (or none came before), so rank 1's own
+    temperature (3.0) is gone before its forward divides by it: both ranks compute with rank
+    0's 2.0. It writes under `torch.autograd._unsafe_preserve_version_counter`, so the version
+    stays as it was, and a graph that saved the buffer in an earlier forward would not notice
+    the write. A change *you* make in place between forward and backward still bumps the version and
     fails as in one process (`ddp/inplace-parameter-before-backward`).
     """
     seen = {}

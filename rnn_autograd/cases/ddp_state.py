@@ -191,7 +191,7 @@ def carried_state_no_detach(rank, world_size):
     DDP adds hooks to the parameters' `AccumulateGrad` nodes and nothing to the state, so the
     state's `grad_fn` chain is each rank's own autograd business. Batch 2's backward runs
     through batch 2's nodes (some parameters' hooks fire, their gradients wait in the bucket),
-    then reaches batch 1's RNN node, whose saved tensors are gone, and raises. Both ranks run
+    then reaches batch 1's nodes, whose saved tensors are gone, and raises. Both ranks run
     the same loop and fail at the same point, before their bucket was complete, so neither is
     left waiting in an all-reduce.
     """
