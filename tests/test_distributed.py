@@ -183,3 +183,14 @@ def test_check_world_names_what_would_do():
     with pytest.raises(UsageError, match=r"use --nproc <= 4"):
         distributed.check_world(8, 4)
     distributed.check_world(2, 4)  # fine
+
+
+def test_a_strategy_that_runs_several_forwards_per_backward_trains_per_rank_as_in_one_process(
+    tmp_path, capsys
+):
+    # tbptt:20,40: a no-grad forward between updates, then two forwards before one backward
+    args = [*TRAIN, "--epochs", "1", "--strategy", "tbptt:20,40"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--nproc", "2", "--out", str(tmp_path / "two")]) == 0
+    for name, w in _weights(tmp_path / "one").items():
+        torch.testing.assert_close(_weights(tmp_path / "two")[name], w, rtol=1e-5, atol=1e-6)
