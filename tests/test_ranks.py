@@ -34,6 +34,13 @@ def test_an_exception_comes_back_as_its_type_with_rank_0s_message(workers):
         ranks.on_ranks(ranks_workers.raise_per_rank)
 
 
+def test_a_worker_that_ended_between_cases_is_replaced_before_the_next(workers):
+    assert ranks.on_ranks(ranks_workers.rank_times_ten) == [0, 10]
+    ranks._POOL.procs[1].kill()  # noqa: SLF001 - a worker gone between two cases
+    ranks._POOL.procs[1].wait(timeout=10)  # noqa: SLF001
+    assert ranks.on_ranks(ranks_workers.rank_times_ten) == [0, 10]
+
+
 def test_a_rank_past_the_deadline_is_killed_with_its_peer_and_the_call_raises(workers, monkeypatch):
     monkeypatch.setattr(ranks, "TIMEOUT", 2.0)
     procs = list(ranks._POOL.procs)  # noqa: SLF001 - the workers the earlier tests started

@@ -114,6 +114,8 @@ class _Pool:
         return by_rank
 
     def run(self, worker: Callable[..., Any]) -> list[Any]:
+        if any(proc.poll() is not None for proc in self.procs):
+            self.kill()  # a worker that ended since the last case: start both afresh
         if not self.conns:
             self.start()
         for conn in self.conns:
