@@ -10,6 +10,8 @@ copies the averages back into ``.grad``. Each case here runs on two real process
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -44,8 +46,8 @@ def unused_parameter(rank, world_size):
     needing to finalize as soon as the first gradient arrives; the finalize callback is queued
     only when the last bucket is launched. The next forward checks (before the model runs) that
     the previous reduction was finalized, and raises on every rank: the message lists the
-    parameter indices that got no gradient on that rank (`spare.weight` and `spare.bias` are 6
-    and 7). The first backward itself returned without error, with gradients that were never
+    indices of the parameters that got no gradient on that rank (here `spare.weight` and
+    `spare.bias`, read back in `ddp/unused-parameter-grads-not-averaged`). The first backward itself returned without error, with gradients that were never
     averaged (`ddp/unused-parameter-grads-not-averaged`).
     """
     model = DDP(TinyRNN(spare="unused"))  # a spare head: in the model, not in the loss
@@ -63,6 +65,7 @@ def unused_parameter(rank, world_size):
             "out.weight.grad the same on both ranks": False,
             "out.weight.grad equals this rank's own gradient": True,
             "spare.weight.grad": None,
+            "parameters the next forward's error names": ["spare.weight", "spare.bias"],
         }
     ),
     see_also=("ddp/unused-parameter", _DDP_NOTES),
@@ -77,7 +80,9 @@ def unused_parameter_grads_not_averaged(rank, world_size):
     bucket's all-reduce, writes the average back into `.grad`. With the bucket stuck, `.grad`
     keeps the local gradient: the two ranks hold different gradients, and an optimizer step
     taken now would make their models differ. The error of `ddp/unused-parameter` comes one
-    forward later; this is the iteration before it.
+    forward later; this is the iteration before it. That error's message ends with "Parameter
+    indices which did not receive grad for rank 0: 6 7", indices into `model.parameters()`:
+    read back, they are the spare head's.
     """
     model = DDP(TinyRNN(spare="unused"))
     X, Y = batch_of(rank_rows(stream(4, 2), rank, world_size), 0)
@@ -89,12 +94,20 @@ def unused_parameter_grads_not_averaged(rank, world_size):
     loss_of(logits, Y).backward()
     ref_logits, _ = reference(X, reference.begin_state(X.shape[0]))
     loss_of(ref_logits, Y).backward()
+    try:
+        model(X, model.module.begin_state(X.shape[0]))  # the next forward: the reduction error
+        named = []
+    except RuntimeError as exc:
+        indices = re.search(r"did not receive grad for rank \d+: ([\d ]+)", str(exc)).group(1)
+        names = [name for name, _ in model.module.named_parameters()]
+        named = [names[int(i)] for i in indices.split()]
     return {
         "out.weight.grad the same on both ranks": grads_same_on_every_rank(model.module.out),
         "out.weight.grad equals this rank's own gradient": torch.equal(
             model.module.out.weight.grad, reference.out.weight.grad
         ),
         "spare.weight.grad": model.module.spare.weight.grad,
+        "parameters the next forward's error names": named,
     }
 
 
