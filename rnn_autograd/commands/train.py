@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UsageError
+from ..pipeline import distributed
 from ..pipeline.corpus import load_char_corpus
 from ..pipeline.data import BATCHINGS, counting_sequence, make_batches
 from ..pipeline.device import DEVICES, resolve_device
@@ -57,6 +58,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-fraction", type=float, default=0.1, help="text data: the held-out tail")
     p.add_argument(
         "--threads", type=int, help="torch's CPU threads (default: torch's choice); 1 on a busy CPU"
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        help="train on N processes of this machine (DDP, gloo); each rank takes batch-size/N rows",
+    )
+    p.add_argument(
+        "--port", type=int, default=0, help="with --nproc: the rendezvous port (0: free)"
     )
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -147,6 +156,11 @@ def _train(args: argparse.Namespace) -> int:
     tokens, held, vocab_size, vocab = _load_data(cfg)
     kind, bs, steps, seed = cfg["batching"], cfg["batch_size"], cfg["num_steps"], cfg["seed"]
     make_batches(kind, tokens, bs, steps, seed)  # a corpus too short fails here, before training
+    if args.nproc is not None and not distributed.launched():
+        distributed.check_world(args.nproc, bs)
+        if args.nproc > 1:  # this process starts the ranks; each runs _train again, as one rank
+            return distributed.launch(_train, args, nproc=args.nproc, port=args.port)
+    ranks = distributed.join(bs, device)  # under torchrun or launch: this rank; else None
     try:
         held_batches = make_batches(kind, held, bs, steps, seed) if held else None
     except UsageError:
@@ -185,7 +199,10 @@ def _train(args: argparse.Namespace) -> int:
         "torch": torch.__version__,
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    if ranks is not None:
+        metrics["processes"] = ranks.world_size
+    if ranks is None or ranks.main:  # the other ranks' figures are the same (summed over all)
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     e = history.epochs[-1]
     held_txt = f", held-out {e.eval_perplexity:.3f}" if e.eval_perplexity is not None else ""
     print(

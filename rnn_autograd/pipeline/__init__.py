@@ -8,6 +8,8 @@ step, with a strategy deciding between batches what happens to ``state``:
 - ``state``: the hidden-state strategies between batches (detach, fresh, window:K, tbptt:K1,K2);
 - ``training``: ``train`` with checkpoints and resume; ``metrics``: perplexity, ``evaluate``;
 - ``checkpoint``: atomic checkpoint files; ``prediction``: warm-up prediction;
+- ``distributed``: several processes (``launch``, torchrun's environment), DDP over gloo on the
+  CPU, each rank its rows of every batch;
 - ``device``: ``auto`` / ``cpu`` / ``cuda``.
 
 May import: ``rnn_autograd.errors`` only (and torch). Never imports ``bench``, ``diagnose``,

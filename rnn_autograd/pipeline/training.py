@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..errors import UsageError
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .device import resolve_device
+from .distributed import current, reduce_tally, replicate, rows_of_rank
 from .metrics import BatchSource, EpochStats, History, Tally, evaluate, lm_loss
 from .state import BatchResult, Strategy, parse_strategy
 
@@ -84,7 +85,9 @@ def train(
     the trainer need not know about. With ``checkpoint_path`` a checkpoint is written after every
     epoch (``checkpoint_extra`` is stored beside); with ``resume`` training continues from it.
     A non-finite loss raises ``NonFiniteLossError`` naming epoch and batch; the checkpoint of the
-    last good epoch stays as it was.
+    last good epoch stays as it was. Under a process group (``rnn_autograd.pipeline.distributed``)
+    the model trains under DDP, each rank on its rows of every batch; metrics are summed over the
+    ranks and rank 0 alone shows progress and writes checkpoints.
     """
     if epochs < 0 or not lr > 0:
         raise UsageError(f"epochs must be >= 0 and lr > 0; got epochs={epochs}, lr={lr}")
@@ -97,6 +100,8 @@ def train(
             "batches is a one-shot iterator, empty after the first epoch; pass a list, a "
             "Batches (rnn_autograd.pipeline.data) or a function of the epoch that returns the batches"
         )
+    ranks = current()  # None in one process
+    progress = progress and (ranks is None or ranks.main)
     device = resolve_device(device)
     strategy = parse_strategy(strategy) if isinstance(strategy, str) else strategy
     model.to(device)
@@ -114,6 +119,8 @@ def train(
         restore_rng(ckpt["rng"])
         history = History.from_dict(ckpt["history"])
         start = ckpt["epoch"]
+    # under DDP the strategies run the replica: its backward averages gradients over the ranks
+    net = replicate(model) if ranks else model
 
     def step() -> None:
         if clip is not None:
@@ -133,6 +140,8 @@ def train(
         tally = Tally(device)
         updates = 0
         source = _batches_for(batches, epoch)
+        if ranks:
+            source = rows_of_rank(source, ranks)
         total = len(source) if hasattr(source, "__len__") else None
         bar = tqdm(
             source,
@@ -148,7 +157,7 @@ def train(
         for i, (X, Y) in enumerate(bar):
             X = X.to(device, non_blocking=True)
             Y = Y.to(device, non_blocking=True)
-            result = strategy.train_batch(model, X, Y, lm_loss)
+            result = strategy.train_batch(net, X, Y, lm_loss)
             updates += _apply(result, step, tally, i)
             if on_batch is not None:
                 info = {"epoch": epoch, "batch": i, "tokens": Y.numel(), "update": result.update}
@@ -159,6 +168,8 @@ def train(
         _sync(device)
         seconds = time.perf_counter() - t0
         bar.close()
+        if ranks:
+            reduce_tally(tally)  # every rank's figures, and its verdict, the same
         bad = tally.first_non_finite()
         if bad is not None:
             raise NonFiniteLossError(_non_finite_message(epoch, *bad, checkpoint_path, history))
@@ -178,7 +189,7 @@ def train(
                 f"{stats.tokens_per_s:,.0f} tokens/s",
                 file=sys.stderr,
             )
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and (ranks is None or ranks.main):
             save_checkpoint(
                 checkpoint_path,
                 {

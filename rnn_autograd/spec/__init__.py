@@ -2,7 +2,8 @@
 
 - ``outcome``: what a case declares (``Returns``, ``Raises``, ``ByTorch``, ``Close``, ...);
 - ``case``: ``@case`` and the registry; ``run``: ``isolated``, ``run_case`` and ``check``;
-- ``probe``: ``snapshot``, the graph pictures a case takes while it runs.
+- ``probe``: ``snapshot``, the graph pictures a case takes while it runs;
+- ``ranks``: the two gloo processes that cases declared with ``ranks=2`` run on.
 
 May import: torch and ``packaging`` only, nothing else of rnn_autograd. It knows nothing of where
 cases live (whoever runs them imports a library: ``rnn_autograd.cases``) nor of the tools built on

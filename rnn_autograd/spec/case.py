@@ -49,6 +49,9 @@ class Case:
     fix: str | None = None
     see_also: tuple[str, ...] = ()
     module: str = ""
+    # 0: the case runs in this process. 2: it is a function of (rank, world_size) run on two
+    # processes at once (``spec.ranks``); seconds to start, so ``check`` runs it on request.
+    ranks: int = 0
 
     @property
     def family(self) -> str:
@@ -109,8 +112,15 @@ def case(
     expect: str = "",
     fix: str | None = None,
     see_also: tuple[str, ...] | list[str] = (),
+    ranks: int = 0,
 ) -> Callable[[Callable], Callable]:
-    """Register the decorated function as a case. Its docstring is the explanation."""
+    """Register the decorated function as a case. Its docstring is the explanation.
+
+    ``ranks=2``: the function takes ``(rank, world_size)`` and runs on two processes joined in a
+    gloo process group (``rnn_autograd.spec.ranks``); rank 0's return value is the observation.
+    """
+    if ranks not in (0, 2):
+        raise ValueError(f"case {id!r}: ranks must be 0 (this process) or 2; got {ranks}")
 
     def decorate(func: Callable) -> Callable:
         explanation = inspect.getdoc(func) or ""
@@ -127,6 +137,7 @@ def case(
                 fix=fix,
                 see_also=tuple(see_also),
                 module=func.__module__,
+                ranks=ranks,
             )
         )
         func.case_id = id  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ import torch
 from .case import Case
 from .outcome import Declaration, describe_value, installed_torch_version
 from .probe import Inspect, collecting_snapshots
+from .ranks import on_ranks
 
 __all__ = ["Observation", "Verdict", "check", "isolated", "run_case", "SEED"]
 
@@ -128,7 +129,8 @@ def run_case(case: Case, *, inspect: Inspect | None = None) -> Observation:
         try:
             with isolated(), collecting_snapshots(inspect) as graphs:
                 try:
-                    values = case.func()
+                    # a case on two processes: both ranks run it, rank 0's values are observed
+                    values = on_ranks(case.func)[0] if case.ranks else case.func()
                 finally:
                     obs.graphs = graphs
             if values is not None and not isinstance(values, dict):
