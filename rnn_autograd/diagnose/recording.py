@@ -31,6 +31,7 @@ import inspect
 import itertools
 import os
 import sys
+import weakref
 from collections import deque
 from types import TracebackType
 from typing import Any
@@ -127,6 +128,10 @@ def _op_label(name: str, kwargs: dict) -> str:
     return name
 
 
+def _qualname(code) -> str:
+    return getattr(code, "co_qualname", code.co_name)  # co_qualname: Python 3.11+
+
+
 def _storage_ptr(t: torch.Tensor) -> int | None:
     try:
         return t.untyped_storage().data_ptr()
@@ -203,18 +208,19 @@ class record(contextlib.ContextDecorator):
     # -- what the mode reports ---------------------------------------------------------------
     def _changed(self, name: str, args: tuple, kwargs: dict, changed: list) -> None:
         frame = sys._getframe(2)
-        label = _op_label(name, kwargs)
+        label, module = _op_label(name, kwargs), None
         for lib in library_frames(frame):
             path = lib.f_code.co_filename.replace("\\", "/")
-            qual = getattr(lib.f_code, "co_qualname", lib.f_code.co_name)
             if "/torch/optim/" in path and lib.f_code.co_name == "step":
-                label = f"{qual}()"  # Adam.step(): the optimizer's update of its parameters
+                label = f"{_qualname(lib.f_code)}()"  # Adam.step(): the optimizer's update
                 break
             if "/torch/nn/modules/" in path and lib.f_code.co_name == "forward":
-                label = f"{label} in {qual.split('.')[0]}"
+                owner = lib.f_locals.get("self")
+                if isinstance(owner, torch.nn.Module) and module is None:
+                    module = weakref.ref(owner)  # named when diagnosed; never kept alive
         seq, chain = next(self._seq), user_stack(frame)
         for t, v in changed:
-            self.events.append((seq, _storage_ptr(t), v, _version(t), label, chain))
+            self.events.append((seq, _storage_ptr(t), v, _version(t), label, chain, module))
 
     def _backward(self, func, args: tuple, kwargs: dict):
         kind = _BACKWARDS[func]
