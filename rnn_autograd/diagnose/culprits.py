@@ -1,4 +1,4 @@
-"""What a recording (``record.py``) says about a failed backward: the user's lines that broke it.
+"""What a recording (``recording.py``) says about a failed backward: the user's lines that broke it.
 
 - a version error: the stale saved tensor (layout, its name: ``D.2.weight``, "a view of ..."),
   the node that saved it and the line that made that node, the version it was saved at and the
@@ -108,6 +108,17 @@ def _names(frames: Sequence[Any]) -> dict[str, torch.Tensor]:
     return names
 
 
+def _modules(frames: Sequence[Any]) -> dict[str, torch.nn.Module]:
+    found: dict[str, torch.nn.Module] = {}
+    for frame in reversed(frames):
+        for scope in (frame.f_globals, frame.f_locals):
+            for var, value in list(scope.items()):
+                if isinstance(value, torch.nn.Module):
+                    for sub, m in value.named_modules():
+                        found[f"{var}.{sub}" if sub else var] = m
+    return found
+
+
 def diagnose_failure(rec: Any, exc: BaseException, roots, seq: int, frames) -> list[str]:
     """The recorded diagnosis of a backward that raised ``exc`` (empty when none applies)."""
     message = str(exc)
@@ -122,6 +133,7 @@ def diagnose_failure(rec: Any, exc: BaseException, roots, seq: int, frames) -> l
 def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
     found = _VERSIONS.search(str(exc))
     namer = TensorNamer(_names(frames))
+    modules = _modules(frames)
     stale = []
     for fn, _, made, _ in _walk(roots):
         for info in saved_tensors_of(fn, "", namer):
@@ -146,7 +158,7 @@ def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        lines += _stale_lines(rec, fn, info, made, data, namer)
+        lines += _stale_lines(rec, fn, info, made, data, namer, modules)
     return lines
 
 
@@ -157,6 +169,18 @@ def _raw_data(fn: Any, label: str) -> torch.Tensor | None:
         raw = raw[int(index.rstrip("]"))] if isinstance(raw, (tuple, list)) else None
     data = getattr(raw, "data", None)
     return data if isinstance(data, torch.Tensor) else None
+
+
+def _in_module(label: str, module: Any, modules: dict[str, torch.nn.Module]) -> str:
+    """``relu(inplace=True) in net.2 (ReLU)``: the module whose forward made the change."""
+    owner = module() if module is not None else None
+    if owner is None:
+        return label
+    kind = type(owner).__name__
+    for name, m in modules.items():
+        if m is owner:
+            return f"{label} in {name} ({kind})"
+    return f"{label} in {kind}"
 
 
 def _tensor_name(data: torch.Tensor | None, namer: TensorNamer) -> str:
@@ -173,7 +197,7 @@ def _tensor_name(data: torch.Tensor | None, namer: TensorNamer) -> str:
     return ""
 
 
-def _stale_lines(rec, fn, info, made, data, namer) -> list[str]:
+def _stale_lines(rec, fn, info, made, data, namer, modules) -> list[str]:
     who = _tensor_name(data, namer)
     lines = [f"  stale saved tensor: {info.node_name}'s `{info.attr}` ({info.layout}){who}"]
     if made is not None:
@@ -182,7 +206,7 @@ def _stale_lines(rec, fn, info, made, data, namer) -> list[str]:
         f"    saved at version {info.saved_version}, now at version {info.current_version};"
         " changed in place since by:"
     )
-    changes = _changes(rec, data, info.saved_version, info.current_version, made)
+    changes = _changes(rec, data, info.saved_version, info.current_version, made, modules)
     if not changes:
         lines.append("      (no recorded change: it happened before recording began, or in C++)")
     for (label, chain), (first, last, count) in changes.items():
@@ -191,7 +215,7 @@ def _stale_lines(rec, fn, info, made, data, namer) -> list[str]:
     return lines
 
 
-def _changes(rec, data, saved, now, made) -> dict[tuple, list[int]]:
+def _changes(rec, data, saved, now, made, modules) -> dict[tuple, list[int]]:
     if data is None or saved is None or now is None:
         return {}
     try:
@@ -200,8 +224,9 @@ def _changes(rec, data, saved, now, made) -> dict[tuple, list[int]]:
         return {}
     since = made[0] if made is not None else 0  # an older tensor at this address is not this one
     out: dict[tuple, list[int]] = {}
-    for seq, p, before, after, label, chain in rec.events:
+    for seq, p, before, after, label, chain, module in rec.events:
         if p == ptr and seq > since and saved <= before and after <= now:
+            label = _in_module(label, module, modules)
             entry = out.setdefault((label, chain), [before, after, 0])
             entry[1] = after
             entry[2] += 1
