@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from .inspector import names_in_frame
 from .locations import carried_names, format_chain, format_location
-from .saved_tensors import TensorNamer, layout, saved_tensors_of
+from .saved_tensors import SavedTensorInfo, TensorNamer, layout, saved_tensors_of
 
 __all__ = [
     "FREED",
@@ -136,9 +137,7 @@ def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
     modules = _modules(frames)
     stale = []
     for fn, _, made, _ in _walk(roots):
-        for info in saved_tensors_of(fn, "", namer):
-            if info.stale:
-                stale.append((fn, info, made))
+        stale += [(fn, info, made) for info in _stale_saved(fn, namer)]
     if found:
         shape = tuple(int(d) for d in found.group(2).replace(" ", "").split(",") if d)
         now, saved = int(found.group(3)), int(found.group(4))
@@ -160,6 +159,35 @@ def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
         seen.add(key)
         lines += _stale_lines(rec, fn, info, made, data, namer, modules)
     return lines
+
+
+_DTYPES = {"Float": "float32", "Double": "float64", "Half": "float16", "BFloat16": "bfloat16"}
+_DTYPES.update({"Long": "int64", "Int": "int32", "Bool": "bool", "ComplexFloat": "complex64"})
+
+
+def _stale_saved(fn: Any, namer: TensorNamer) -> list[SavedTensorInfo]:
+    """``fn``'s stale saved tensors; on a torch without ``SavedTensor.data``, read from the
+    error that unpacking raises (layout and both versions are in its message)."""
+    out = []
+    for info in saved_tensors_of(fn, "", namer):
+        if info.stale:
+            out.append(info)
+        elif info.shape is None and not info.freed and not info.hooked:
+            try:
+                getattr(fn, f"_saved_{info.attr.partition('[')[0]}")
+            except RuntimeError as exc:
+                found = _VERSIONS.search(str(exc))
+                if found:
+                    kind = found.group(1).removesuffix("Tensor")
+                    dims = tuple(int(d) for d in found.group(2).replace(" ", "").split(",") if d)
+                    now, saved = int(found.group(3)), int(found.group(4))
+                    dtype = f"torch.{_DTYPES.get(kind, kind)}"
+                    out.append(
+                        replace(
+                            info, shape=dims, dtype=dtype, saved_version=saved, current_version=now
+                        )
+                    )
+    return out
 
 
 def _raw_data(fn: Any, label: str) -> torch.Tensor | None:
@@ -198,7 +226,11 @@ def _tensor_name(data: torch.Tensor | None, namer: TensorNamer) -> str:
 
 
 def _stale_lines(rec, fn, info, made, data, namer, modules) -> list[str]:
+    changes, targets = _changes(rec, data, info, made, modules)
     who = _tensor_name(data, namer)
+    if data is None:  # torch shows no saved tensor: the tensor the changes were made to
+        names = {namer.name(t) for t in targets if t is not None} - {None}
+        who = f", found by layout and versions: {' or '.join(sorted(names))}" if names else ""
     lines = [f"  stale saved tensor: {info.node_name}'s `{info.attr}` ({info.layout}){who}"]
     if made is not None:
         lines.append(f"    saved by `{made[1]}` at {format_chain(made[2], rec.home)}")
@@ -206,7 +238,6 @@ def _stale_lines(rec, fn, info, made, data, namer, modules) -> list[str]:
         f"    saved at version {info.saved_version}, now at version {info.current_version};"
         " changed in place since by:"
     )
-    changes = _changes(rec, data, info.saved_version, info.current_version, made, modules)
     if not changes:
         lines.append("      (no recorded change: it happened before recording began, or in C++)")
     for (label, chain), (first, last, count) in changes.items():
@@ -215,22 +246,35 @@ def _stale_lines(rec, fn, info, made, data, namer, modules) -> list[str]:
     return lines
 
 
-def _changes(rec, data, saved, now, made, modules) -> dict[tuple, list[int]]:
-    if data is None or saved is None or now is None:
-        return {}
-    try:
-        ptr = data.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):
-        return {}
+def _changes(rec, data, info, made, modules) -> tuple[dict[tuple, list[int]], list]:
+    """The recorded in-place changes that moved the saved tensor from its saved version to now,
+    grouped by (op, lines); and the tensors changed (for a name where the saved one is unseen)."""
+    saved, now = info.saved_version, info.current_version
+    if saved is None or now is None:
+        return {}, []
+    ptr = None
+    if data is not None:
+        try:
+            ptr = data.untyped_storage().data_ptr()
+        except (RuntimeError, NotImplementedError):
+            return {}, []
+    wanted = (tuple(sorted(info.shape or ())), info.dtype)
     since = made[0] if made is not None else 0  # an older tensor at this address is not this one
     out: dict[tuple, list[int]] = {}
-    for seq, p, before, after, label, chain, module in rec.events:
-        if p == ptr and seq > since and saved <= before and after <= now:
-            label = _in_module(label, module, modules)
-            entry = out.setdefault((label, chain), [before, after, 0])
-            entry[1] = after
-            entry[2] += 1
-    return out
+    targets = []
+    for seq, p, before, after, label, chain, module, shown in rec.events:
+        if seq <= since or not (saved <= before and after <= now):
+            continue
+        if ptr is not None and p != ptr:
+            continue
+        if ptr is None and (shown[0], str(shown[1])) != wanted:
+            continue
+        label = _in_module(label, module, modules)
+        entry = out.setdefault((label, chain), [before, after, 0])
+        entry[1] = after
+        entry[2] += 1
+        targets.append(shown[2]())
+    return out, targets
 
 
 # -- "backward through the graph a second time" -------------------------------------------------

@@ -220,7 +220,10 @@ class record(contextlib.ContextDecorator):
                     module = weakref.ref(owner)  # named when diagnosed; never kept alive
         seq, chain = next(self._seq), user_stack(frame)
         for t, v in changed:
-            self.events.append((seq, _storage_ptr(t), v, _version(t), label, chain, module))
+            # The layout and a weak reference stand in for the saved tensor where torch cannot
+            # show it without unpacking (SavedTensor.data is missing before torch 2.8 or so).
+            layout = (tuple(sorted(t.shape)), t.dtype, weakref.ref(t))
+            self.events.append((seq, _storage_ptr(t), v, _version(t), label, chain, module, layout))
 
     def _backward(self, func, args: tuple, kwargs: dict):
         kind = _BACKWARDS[func]
