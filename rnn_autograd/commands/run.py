@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import runpy
+import builtins
 import sys
 import traceback
+import types
 import warnings
 
 from ..diagnose.explain import match_text
@@ -61,7 +62,7 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
         # python's own words: "can't open file '...': [Errno 2] No such file or directory"
         raise UsageError(f"can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}") from None
     try:
-        compile(source, path, "exec")
+        code = compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # python's report of it, status 1, no traceback
         print("".join(traceback.format_exception_only(type(exc), exc)), end="", file=sys.stderr)
         return 1
@@ -70,8 +71,8 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
     sys.path[:1] = [os.path.dirname(path)]  # as python does: the script's folder comes first
     seen: list[tuple[str, str]] = []
     try:
-        with _warnings_seen(seen), record(home=path):
-            runpy.run_path(path, run_name="__main__")
+        with _warnings_seen(seen), _as_main(path) as namespace, record(home=path):
+            exec(code, namespace)
     except SystemExit as exc:
         return _exit_status(exc)
     except KeyboardInterrupt as exc:
@@ -86,6 +87,26 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
         sys.path[:] = saved_path
         _warning_cases(seen)
     return 0
+
+
+class _as_main:
+    """A fresh ``__main__`` module for the script, as python makes one (runpy.run_path would
+    also set ``sys.argv[0]`` to the absolute path, where python keeps it as given)."""
+
+    def __init__(self, path: str) -> None:
+        self.module = types.ModuleType("__main__")
+        self.module.__file__ = path
+        self.module.__builtins__ = builtins
+        self.module.__spec__ = None  # as for `python SCRIPT`
+
+    def __enter__(self) -> dict:
+        self.previous = sys.modules.get("__main__")
+        sys.modules["__main__"] = self.module
+        return self.module.__dict__
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            sys.modules["__main__"] = self.previous
 
 
 def _exit_status(exc: SystemExit) -> int:
