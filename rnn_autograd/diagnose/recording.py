@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from . import culprits
+from . import culprits, transparent_call
 from .context import add_note, diagnose
 from .locations import library_frames, user_stack
 
@@ -68,12 +68,12 @@ class _RecordingMode(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         if name in _NOT_A_CALL:
-            return func(*args, **kwargs)
+            return transparent_call.call(func, args, kwargs)
         if func in _BACKWARDS:
             return self.recorder._backward(func, args, kwargs)
         targets = _mutable_targets(name, args, kwargs)
         before = [_version(t) for t in targets]
-        result = func(*args, **kwargs)
+        result = transparent_call.call(func, args, kwargs)
         rec = self.recorder
         changed = [
             (t, v) for t, v in zip(targets, before) if v is not None and _version(t) != v
@@ -234,7 +234,7 @@ class record(contextlib.ContextDecorator):
         if not retain:
             culprits.tag_freed(roots, (seq, kind, chain))
         try:
-            return func(*args, **kwargs)
+            return transparent_call.call(func, args, kwargs)
         except RuntimeError as exc:
             try:
                 frames = list(_user_frames(sys._getframe(1)))
