@@ -19,7 +19,9 @@ def _python(script: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, script.name, *args], **kw)
 
 
-def _both(script: Path, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+def _both(
+    script: Path, *args: str
+) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
     """``rnn-autograd run SCRIPT`` and ``python SCRIPT``, each in its own process (end to end)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     kw = dict(capture_output=True, text=True, timeout=120, cwd=script.parent, env=env)
@@ -37,9 +39,7 @@ def test_a_script_runs_as_main_with_its_argv_its_folder_first_and_its_exit_statu
     (tmp_path / "sibling.py").write_text("VALUE = 'imported from the script folder'\n")
     script = tmp_path / "prog.py"
     script.write_text(
-        "import sys, sibling\n"
-        "print(__name__, sys.argv, sibling.VALUE)\n"
-        "sys.exit(3)\n"
+        "import sys, sibling\nprint(__name__, sys.argv, sibling.VALUE)\nsys.exit(3)\n"
     )
     ours, theirs = _both(script, "a", "--flag")
     assert (ours.returncode, ours.stdout, ours.stderr) == (3, theirs.stdout, theirs.stderr)
@@ -61,12 +61,16 @@ def test_a_non_autograd_error_is_pythons_traceback_plus_one_line(tmp_path, monke
     assert status == theirs.returncode == 1
     assert err.startswith(theirs.stderr)
     extra = err[len(theirs.stderr) :].splitlines()
-    assert extra == ["rnn-autograd run: ValueError is not an autograd error this tool knows; nothing to add"]
+    assert extra == [
+        "rnn-autograd run: ValueError is not an autograd error this tool knows; nothing to add"
+    ]
 
 
 def test_a_script_that_exits_normally_prints_only_its_own_output(tmp_path, capsys, monkeypatch):
     script = tmp_path / "fine.py"
-    script.write_text("import torch\nx = torch.ones(2, requires_grad=True)\n(x * 2).sum().backward()\nprint(x.grad.tolist())\n")
+    script.write_text(
+        "import torch\nx = torch.ones(2, requires_grad=True)\n(x * 2).sum().backward()\nprint(x.grad.tolist())\n"
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["run", "fine.py"]) == 0
     out = capsys.readouterr()

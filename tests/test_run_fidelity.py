@@ -54,7 +54,9 @@ def _error_of(script: Path) -> BaseException:
     return info.value
 
 
-@pytest.mark.parametrize("script", sorted(p.name for p in BROKEN.glob("*.py") if p.name != "helpers.py"))
+@pytest.mark.parametrize(
+    "script", sorted(p.name for p in BROKEN.glob("*.py") if p.name != "helpers.py")
+)
 def test_each_broken_script_raises_the_same_exception_type_and_message(script, monkeypatch):
     monkeypatch.syspath_prepend(str(BROKEN))
     plain = _error_of(BROKEN / script)

@@ -95,7 +95,7 @@ def test_a_running_total_of_losses_is_named_with_the_sum_line_and_the_fix_is_a_n
     assert "enters a graph an earlier backward freed, through `total_loss`" in err
     assert f"`total_loss` was made by `add` at {total}" in err
     assert f"freed by the `backward` at {at('running_total.py', 'total_loss.backward()')}" in err
-    assert f"fix: accumulate a number, not the graph: `total_loss += loss.item()`" in err
+    assert "fix: accumulate a number, not the graph: `total_loss += loss.item()`" in err
     assert f"at {total}" in err
 
 

@@ -23,6 +23,6 @@ def train_step(x, y, state):
     return state
 
 
-for batch in range(3):
+for _batch in range(3):
     x, y = torch.randn(4, 2, 3), torch.randn(4, 2, 3)
     state = train_step(x, y, state)

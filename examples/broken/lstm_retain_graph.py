@@ -12,7 +12,7 @@ lstm = nn.LSTM(3, 5)
 head = nn.Linear(5, 3)
 opt = torch.optim.SGD([*lstm.parameters(), *head.parameters()], lr=0.1)
 state = None
-for batch in range(3):
+for _batch in range(3):
     x, y = torch.randn(4, 2, 3), torch.randn(4, 2, 3)
     out, state = lstm(x, state)
     loss = nn.functional.mse_loss(head(out), y)

@@ -16,15 +16,15 @@ is Python's own report and status 1. Nothing else is added but at most one line.
 from __future__ import annotations
 
 import argparse
-import os
 import builtins
+import os
 import sys
 import traceback
 import types
 import warnings
 
-from ..diagnose.explain import match_text
 from ..diagnose import recording
+from ..diagnose.explain import match_text
 from ..diagnose.recording import record
 from ..errors import UsageError
 from ..spec import get_case
@@ -60,7 +60,9 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
             source = f.read()
     except OSError as exc:
         # python's own words: "can't open file '...': [Errno 2] No such file or directory"
-        raise UsageError(f"can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}") from None
+        raise UsageError(
+            f"can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}"
+        ) from None
     try:
         code = compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # python's report of it, status 1, no traceback
@@ -196,7 +198,9 @@ def _user_view(stack: traceback.StackSummary, script: str) -> list[traceback.Fra
     starts = [i for i, f in enumerate(frames) if os.path.abspath(f.filename) == script]
     if starts:
         frames = frames[starts[0] :]  # runpy's and this command's frames come before the script's
-    frames = [f for f in frames if os.path.splitext(os.path.abspath(f.filename))[0] not in _OWN_FILES]
+    frames = [
+        f for f in frames if os.path.splitext(os.path.abspath(f.filename))[0] not in _OWN_FILES
+    ]
     # The recording's mode is reached through torch's handle_torch_function: that frame and the
     # line that called it would not be there without recording.
     kept: list[traceback.FrameSummary] = []

@@ -38,8 +38,8 @@ from typing import Any
 import torch
 
 from ..spec import get_case
-from .culprits import recorded_lines
 from .explain import match_exception
+from .graph_record import recorded_lines
 from .inspector import GraphReport, SavedTensorInfo, inspect_graph, names_in_frame
 
 __all__ = ["diagnose", "add_note"]

@@ -39,14 +39,21 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from . import culprits, transparent_call
-from .context import add_note, diagnose
+from .context import diagnose
+from .culprits import (
+    MADE,
+    backward_roots,
+    diagnose_failure,
+    keep,
+    recorded_lines,
+    tag_freed,
+    version_error,
+)
 from .locations import library_frames, user_stack
+from .transparent_call import call as _call
 
 __all__ = ["record", "active_recording"]
 
-MADE = culprits.MADE
-FREED = culprits.FREED
 _MAX_EVENTS = 20_000
 _BACKWARDS = {torch.Tensor.backward: "backward", torch.autograd.grad: "grad"}
 _BACKWARDS[torch.autograd.backward] = "autograd.backward"
@@ -68,15 +75,17 @@ class _RecordingMode(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         if name in _NOT_A_CALL:
-            return transparent_call.call(func, args, kwargs)
+            return _call(func, args, kwargs)
         if func in _BACKWARDS:
             return self.recorder._backward(func, args, kwargs)
         targets = _mutable_targets(name, args, kwargs)
         before = [_version(t) for t in targets]
-        result = transparent_call.call(func, args, kwargs)
+        result = _call(func, args, kwargs)
         rec = self.recorder
         changed = [
-            (t, v) for t, v in zip(targets, before) if v is not None and _version(t) != v
+            (t, v)
+            for t, v in zip(targets, before, strict=True)
+            if v is not None and _version(t) != v
         ]
         if changed:
             rec._changed(name, args, kwargs, changed)
@@ -190,7 +199,7 @@ class record(contextlib.ContextDecorator):
     def annotate(self, exc: BaseException) -> None:
         """Add the diagnosis (recorded lines, then the matching cases) to ``exc`` as a note."""
         try:
-            if culprits.recorded_lines(exc) is None:
+            if recorded_lines(exc) is None:
                 self._late_diagnosis(exc)
             # diagnose() writes the note: it reads the recorded lines kept on the exception.
             diagnose().__exit__(type(exc), exc, exc.__traceback__)
@@ -200,10 +209,10 @@ class record(contextlib.ContextDecorator):
     def _late_diagnosis(self, exc: BaseException) -> None:
         # A backward the mode did not see (torch.autograd.backward on older torch): the graph of
         # a version error is still intact, so the roots are read from the traceback's frames.
-        roots = culprits.backward_roots(exc)
+        roots = backward_roots(exc)
         if roots and "modified by an inplace operation" in str(exc):
-            lines = culprits.version_error(self, exc, roots, _user_frames_of(exc))
-            culprits.keep(exc, lines)
+            lines = version_error(self, exc, roots, _user_frames_of(exc))
+            keep(exc, lines)
 
     # -- what the mode reports ---------------------------------------------------------------
     def _changed(self, name: str, args: tuple, kwargs: dict, changed: list) -> None:
@@ -232,13 +241,13 @@ class record(contextlib.ContextDecorator):
         roots, retain = _backward_arguments(func, args, kwargs)
         self.backwards.append((seq, kind, chain, retain))
         if not retain:
-            culprits.tag_freed(roots, (seq, kind, chain))
+            tag_freed(roots, (seq, kind, chain))
         try:
-            return transparent_call.call(func, args, kwargs)
+            return _call(func, args, kwargs)
         except RuntimeError as exc:
             try:
                 frames = list(_user_frames(sys._getframe(1)))
-                culprits.keep(exc, culprits.diagnose_failure(self, exc, roots, seq, frames))
+                keep(exc, diagnose_failure(self, exc, roots, seq, frames))
             except Exception:  # never replace the user's error with one of ours
                 pass
             raise

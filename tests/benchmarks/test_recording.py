@@ -102,9 +102,7 @@ def recorded(net, batches):
 @pytest.fixture(scope="module")
 def batches():
     g = torch.Generator().manual_seed(0)
-    return [
-        (torch.randint(0, VOCAB, (BATCH, STEPS), generator=g),) * 2 for _ in range(NUM_BATCHES)
-    ]
+    return [(torch.randint(0, VOCAB, (BATCH, STEPS), generator=g),) * 2 for _ in range(NUM_BATCHES)]
 
 
 def test_recording_costs_at_most_a_ratio_printed_here(benchmark, batches, capsys):
