@@ -65,6 +65,20 @@ def test_each_broken_script_raises_the_same_exception_type_and_message(script, m
     assert (type(recorded), str(recorded)) == (type(plain), str(plain))
 
 
+def test_run_prints_the_traceback_python_prints_without_recording(monkeypatch, capsys):
+    import traceback
+
+    from rnn_autograd.commands.run import run_script
+
+    script = BROKEN / "two_optimizers.py"
+    plain = _error_of(script)
+    lines = traceback.format_exception(type(plain), plain, plain.__traceback__)
+    start = next(i for i, line in enumerate(lines) if str(script) in line)
+    expected = "Traceback (most recent call last):\n" + "".join(lines[start:])
+    assert run_script(str(script), []) == 1
+    assert capsys.readouterr().err.startswith(expected)
+
+
 def _warned(action: str) -> list[tuple]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter(action)

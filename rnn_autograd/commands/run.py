@@ -23,7 +23,7 @@ import traceback
 import types
 import warnings
 
-from ..diagnose import recording
+from ..diagnose import recording, transparent_call
 from ..diagnose.explain import match_text
 from ..diagnose.recording import record
 from ..errors import UsageError
@@ -33,7 +33,8 @@ __all__ = ["register", "run_script"]
 
 # Frames of the recording itself, never the user's: left out of the printed traceback.
 _OWN_FILES = frozenset(
-    os.path.splitext(os.path.abspath(m.__file__))[0] for m in (sys.modules[__name__], recording)
+    os.path.splitext(os.path.abspath(m.__file__))[0]
+    for m in (sys.modules[__name__], recording, transparent_call)
 )
 _MAX_WARNINGS = 3
 
