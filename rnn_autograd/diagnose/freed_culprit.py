@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
-from .graph_record import FREED, MADE, walk
+from .graph_record import FREED, MADE, frame_names, walk
 from .locations import carried_names, format_chain, format_location
+from .saved_tensors import TensorNamer
 
 __all__ = ["freed_error"]
 
@@ -37,7 +38,8 @@ def freed_error(rec: Any, roots, seq: int, frames) -> list[str]:
             key = (consumer[2] if consumer else None, tag[2])
             if key not in done and len(done) < 3:
                 done.add(key)
-                lines += _boundary_lines(rec, node, tag, made, consumer, carried)
+                root = _root_name(node, roots, frames)
+                lines += _boundary_lines(rec, node, tag, made, consumer, carried, root)
     return lines
 
 
@@ -91,9 +93,18 @@ def _carrier(consumer: tuple | None) -> tuple[str | None, bool, tuple | None]:
     return None, False, consumer[2][0] if consumer[2] else None
 
 
-def _boundary_lines(rec, node, tag, made, consumer, carried) -> list[str]:
+def _root_name(node: Any, roots, frames) -> str | None:
+    """The user's name for the root tensor whose own graph is the freed one (``y`` twice)."""
+    for t in roots:
+        if isinstance(t, torch.Tensor) and t.grad_fn is node:
+            return TensorNamer(frame_names(frames)).name(t)
+    return None
+
+
+def _boundary_lines(rec, node, tag, made, consumer, carried, root=None) -> list[str]:
     home = rec.home
     name, summing, at = _carrier(consumer)
+    name = name or root
     what = f"`{name}`" if name else f"a tensor whose grad_fn is {node.name()}"
     lines = [f"  this backward enters a graph an earlier backward freed, through {what}"]
     if made is not None:

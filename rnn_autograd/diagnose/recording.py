@@ -240,10 +240,8 @@ class record(contextlib.ContextDecorator):
         seq = next(self._seq)
         roots, retain = _backward_arguments(func, args, kwargs)
         self.backwards.append((seq, kind, chain, retain))
-        if not retain:
-            tag_freed(roots, (seq, kind, chain))
         try:
-            return _call(func, args, kwargs)
+            result = _call(func, args, kwargs)
         except RuntimeError as exc:
             try:
                 frames = list(_user_frames(sys._getframe(1)))
@@ -251,6 +249,9 @@ class record(contextlib.ContextDecorator):
             except Exception:  # never replace the user's error with one of ours
                 pass
             raise
+        if not retain:  # it ran and freed its graph: tag what it freed with its line
+            tag_freed(roots, (seq, kind, chain))
+        return result
 
 
 def _backward_arguments(func, args: tuple, kwargs: dict) -> tuple[list[torch.Tensor], bool]:

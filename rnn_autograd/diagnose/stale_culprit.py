@@ -51,15 +51,15 @@ def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
         stale = exact or stale
     if not stale:
         return []
+    # One block per distinct story: an RNN's weight saved by one node per time step is one.
+    blocks: dict[tuple[str, ...], int] = {}
+    for fn, info, made in stale[:200]:
+        block = tuple(_stale_lines(rec, fn, info, made, _raw_data(fn, info.attr), namer, modules))
+        blocks[block] = blocks.get(block, 0) + 1
     lines = ["what broke this backward, as recorded:"]
-    seen: set = set()
-    for fn, info, made in stale[:3]:
-        data = _raw_data(fn, info.attr)
-        key = (info.node_name, info.attr, id(data))
-        if key in seen:
-            continue
-        seen.add(key)
-        lines += _stale_lines(rec, fn, info, made, data, namer, modules)
+    for block, count in list(blocks.items())[:3]:
+        lines.append(block[0] + (f" (in {count} nodes)" if count > 1 else ""))
+        lines += block[1:]
     return lines
 
 
