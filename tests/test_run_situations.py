@@ -9,11 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from rnn_autograd.commands.run import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ROOT / "examples" / "broken"
+
+
+# Before torch shows a saved tensor without unpacking it (SavedTensor.data), the diagnosis finds
+# it by layout and versions, and names the tensor the changes were made to.
+SEES_SAVED = hasattr(torch._C._autograd.SavedTensor, "data")
+
+
+def named(seen: str, name: str) -> str:
+    return seen if SEES_SAVED else f", found by layout and versions: {name}"
 
 
 def at(script: str, text: str) -> str:
@@ -42,7 +52,8 @@ def run(monkeypatch, capsys):
 
 def test_an_optimizer_step_between_two_backwards_over_one_forward_is_named_at_its_step_line(run):
     err = run("two_optimizers.py")
-    assert "AddmmBackward0's `mat2` (float32[8, 1]), a view of D.2.weight" in err
+    seen = named(", a view of D.2.weight", "D.2.weight")
+    assert f"AddmmBackward0's `mat2` (float32[8, 1]){seen}\n" in err
     assert f"saved by `linear` at {at('two_optimizers.py', 'g_loss = D(fake)')}" in err
     assert "saved at version 1, now at version 2" in err
     assert f"`Adam.step()` at {at('two_optimizers.py', 'opt_d.step()')} (v1->v2)" in err
@@ -50,7 +61,7 @@ def test_an_optimizer_step_between_two_backwards_over_one_forward_is_named_at_it
 
 def test_an_lstm_carried_with_retain_graph_names_the_weight_and_the_step_between_batches(run):
     err = run("lstm_retain_graph.py")
-    assert "= lstm.weight_" in err
+    assert named(" = lstm.weight_", "lstm.weight_") in err
     assert f"saved by `lstm` at {at('lstm_retain_graph.py', 'out, state = lstm(x, state)')}" in err
     assert f"`SGD.step()` at {at('lstm_retain_graph.py', 'opt.step()')}" in err
 

@@ -44,6 +44,7 @@ from .culprits import (
     MADE,
     backward_roots,
     diagnose_failure,
+    freed_error,
     keep,
     recorded_lines,
     tag_freed,
@@ -208,11 +209,13 @@ class record(contextlib.ContextDecorator):
 
     def _late_diagnosis(self, exc: BaseException) -> None:
         # A backward the mode did not see (torch.autograd.backward on older torch): the graph of
-        # a version error is still intact, so the roots are read from the traceback's frames.
-        roots = backward_roots(exc)
-        if roots and "modified by an inplace operation" in str(exc):
-            lines = version_error(self, exc, roots, _user_frames_of(exc))
-            keep(exc, lines)
+        # a version error is still intact, so the roots are read from the traceback's frames;
+        # the freed graph is found if the earlier backward was seen, else one line says why not.
+        roots, message = backward_roots(exc), str(exc)
+        if roots and "modified by an inplace operation" in message:
+            keep(exc, version_error(self, exc, roots, _user_frames_of(exc)))
+        elif "backward through the graph a second time" in message:
+            keep(exc, freed_error(self, roots, next(self._seq), _user_frames_of(exc)))
 
     # -- what the mode reports ---------------------------------------------------------------
     def _changed(self, name: str, args: tuple, kwargs: dict, changed: list) -> None:

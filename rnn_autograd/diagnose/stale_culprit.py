@@ -37,9 +37,10 @@ def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
     found = _VERSIONS.search(str(exc))
     namer = TensorNamer(frame_names(frames))
     modules = frame_modules(frames)
-    stale = []
+    stale, leaves = [], set()
     for fn, _, made, _ in walk(roots):
         stale += [(fn, info, made) for info in _stale_saved(fn, namer)]
+        leaves.update(id(c.variable) for c, _ in fn.next_functions if hasattr(c, "variable"))
     if found:
         shape = tuple(int(d) for d in found.group(2).replace(" ", "").split(",") if d)
         now, saved = int(found.group(3)), int(found.group(4))
@@ -54,7 +55,8 @@ def version_error(rec: Any, exc: BaseException, roots, frames) -> list[str]:
     # One block per distinct story: an RNN's weight saved by one node per time step is one.
     blocks: dict[tuple[str, ...], int] = {}
     for fn, info, made in stale[:200]:
-        block = tuple(_stale_lines(rec, fn, info, made, _raw_data(fn, info.attr), namer, modules))
+        data = _raw_data(fn, info.attr)
+        block = tuple(_stale_lines(rec, fn, info, made, data, namer, modules, leaves))
         blocks[block] = blocks.get(block, 0) + 1
     lines = ["what broke this backward, as recorded:"]
     for block, count in list(blocks.items())[:3]:
@@ -127,8 +129,8 @@ def _tensor_name(data: torch.Tensor | None, namer: TensorNamer) -> str:
     return ""
 
 
-def _stale_lines(rec, fn, info, made, data, namer, modules) -> list[str]:
-    changes, targets = _changes(rec, data, info, made, modules)
+def _stale_lines(rec, fn, info, made, data, namer, modules, leaves) -> list[str]:
+    changes, targets = _changes(rec, data, info, made, modules, leaves)
     who = _tensor_name(data, namer)
     if data is None:  # torch shows no saved tensor: the tensor the changes were made to
         names = {namer.name(t) for t in targets if t is not None} - {None}
@@ -148,7 +150,7 @@ def _stale_lines(rec, fn, info, made, data, namer, modules) -> list[str]:
     return lines
 
 
-def _changes(rec, data, info, made, modules) -> tuple[dict[tuple, list[int]], list]:
+def _changes(rec, data, info, made, modules, leaves) -> tuple[dict[tuple, list[int]], list]:
     """The recorded in-place changes that moved the saved tensor from its saved version to now,
     grouped by (op, lines); and the tensors changed (for a name where the saved one is unseen)."""
     saved, now = info.saved_version, info.current_version
@@ -162,8 +164,7 @@ def _changes(rec, data, info, made, modules) -> tuple[dict[tuple, list[int]], li
             return {}, []
     wanted = (tuple(sorted(info.shape or ())), info.dtype)
     since = made[0] if made is not None else 0  # an older tensor at this address is not this one
-    out: dict[tuple, list[int]] = {}
-    targets = []
+    found = []
     for seq, p, before, after, label, chain, module, shown in rec.events:
         if seq <= since or not (saved <= before and after <= now):
             continue
@@ -171,9 +172,16 @@ def _changes(rec, data, info, made, modules) -> tuple[dict[tuple, list[int]], li
             continue
         if ptr is None and (shown[0], str(shown[1])) != wanted:
             continue
+        found.append((before, after, label, chain, module, shown[2]()))
+    if ptr is None and any(id(f[5]) in leaves for f in found if f[5] is not None):
+        # Matched by layout alone: a parameter of this graph beats the optimizer's own buffers.
+        found = [f for f in found if f[5] is not None and id(f[5]) in leaves]
+    out: dict[tuple, list[int]] = {}
+    targets = []
+    for before, after, label, chain, module, target in found:
         label = _in_module(label, module, modules)
         entry = out.setdefault((label, chain), [before, after, 0])
         entry[1] = after
         entry[2] += 1
-        targets.append(shown[2]())
+        targets.append(target)
     return out, targets
