@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .graph_record import frame_modules, frame_names, walk
+from .graph_record import MADE, frame_modules, frame_names, walk
 from .locations import format_chain
 from .saved_tensors import SavedTensorInfo, TensorNamer, saved_tensors_of
 
@@ -129,15 +129,35 @@ def _tensor_name(data: torch.Tensor | None, namer: TensorNamer) -> str:
     return ""
 
 
+def _made_after(fn: Any) -> int:
+    """A sequence number recorded before ``fn`` was made: its own op's (less the in-place
+    change that op may have recorded just before), else the latest of its inputs' ops."""
+    own = fn.metadata.get(MADE)
+    if own is not None:
+        return own[0] - 1
+    seqs = [0]
+    for child, _ in fn.next_functions:
+        made = child.metadata.get(MADE) if hasattr(child, "metadata") else None
+        if made is not None:
+            seqs.append(made[0])
+    return max(seqs)
+
+
 def _stale_lines(rec, fn, info, made, data, namer, modules, leaves) -> list[str]:
-    changes, targets = _changes(rec, data, info, made, modules, leaves)
+    changes, targets = _changes(rec, data, info, _made_after(fn), modules, leaves)
     who = _tensor_name(data, namer)
     if data is None:  # torch shows no saved tensor: the tensor the changes were made to
         names = {namer.name(t) for t in targets if t is not None} - {None}
         who = f", found by layout and versions: {' or '.join(sorted(names))}" if names else ""
     lines = [f"  stale saved tensor: {info.node_name}'s `{info.attr}` ({info.layout}){who}"]
-    if made is not None:
-        lines.append(f"    saved by `{made[1]}` at {format_chain(made[2], rec.home)}")
+    where = f"`{made[1]}` at {format_chain(made[2], rec.home)}" if made is not None else ""
+    if made is not None and fn.metadata.get(MADE) is made:
+        lines.append(f"    saved by {where}")
+    elif made is not None:  # inside one torch call (an LSTM), or by a call the mode cannot see
+        lines.append(
+            f"    saved by a node below {where} (made inside that call, or by one the recorder"
+            " cannot see, such as a custom autograd.Function)"
+        )
     lines.append(
         f"    saved at version {info.saved_version}, now at version {info.current_version};"
         " changed in place since by:"
@@ -150,7 +170,7 @@ def _stale_lines(rec, fn, info, made, data, namer, modules, leaves) -> list[str]
     return lines
 
 
-def _changes(rec, data, info, made, modules, leaves) -> tuple[dict[tuple, list[int]], list]:
+def _changes(rec, data, info, since, modules, leaves) -> tuple[dict[tuple, list[int]], list]:
     """The recorded in-place changes that moved the saved tensor from its saved version to now,
     grouped by (op, lines); and the tensors changed (for a name where the saved one is unseen)."""
     saved, now = info.saved_version, info.current_version
@@ -163,7 +183,7 @@ def _changes(rec, data, info, made, modules, leaves) -> tuple[dict[tuple, list[i
         except (RuntimeError, NotImplementedError):
             return {}, []
     wanted = (tuple(sorted(info.shape or ())), info.dtype)
-    since = made[0] if made is not None else 0  # an older tensor at this address is not this one
+    # since: before the node was made; an older, dead tensor at this address is not this one.
     found = []
     for seq, p, before, after, label, chain, module, shown in rec.events:
         if seq <= since or not (saved <= before and after <= now):
