@@ -140,3 +140,15 @@ def test_saved_tensors_hooks_are_not_used_because_they_switch_the_version_check_
     c.mul_(2)  # the same change, without hooks
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         c.sum().backward()
+
+
+def test_a_compiled_function_computes_the_same_under_recording():
+    def f(x):
+        return (x.sin() * 2).sum()
+
+    compiled = torch.compile(f, backend="eager")  # eager: no compiler toolchain needed
+    x = torch.ones(3, requires_grad=True)
+    with record():
+        y = compiled(x)
+        y.backward()
+    torch.testing.assert_close(x.grad, 2 * torch.ones(3).cos())

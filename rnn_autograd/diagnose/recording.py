@@ -74,6 +74,8 @@ class _RecordingMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if _is_compiling():  # torch.compile traces this method: let it see a plain call only
+            return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
         if name in _NOT_A_CALL:
             return _call(func, args, kwargs)
@@ -96,6 +98,21 @@ class _RecordingMode(TorchFunctionMode):
             for fn in nodes:
                 fn.metadata[MADE] = made
         return result
+
+
+def _compiling_check():
+    check = getattr(getattr(torch, "compiler", None), "is_compiling", None)  # torch >= 2.3
+    if check is not None:
+        return check
+
+    def dynamo_is_compiling() -> bool:  # torch 2.2: only once torch.compile imported dynamo
+        dynamo = sys.modules.get("torch._dynamo")
+        return dynamo is not None and dynamo.is_compiling()
+
+    return dynamo_is_compiling
+
+
+_is_compiling = _compiling_check()
 
 
 def _mutable_targets(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
