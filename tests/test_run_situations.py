@@ -128,3 +128,52 @@ def test_two_backwards_over_one_forward_are_told_to_retain_the_graph_on_the_firs
     assert "freed by the `backward` at two_losses.py:5" in err
     assert "two backward calls over one forward: pass retain_graph=True to the first" in err
     assert "(two_losses.py:5)" in err
+
+
+SCRATCH = """\
+import torch
+import torch.nn.functional as F
+
+params = [torch.randn(10, 8) * 0.01, torch.randn(8, 8) * 0.01, torch.zeros(8)]
+for param in params:
+    param.requires_grad_(True)
+
+
+def rnn(inputs, state):
+    W_xh, W_hh, b_h = params
+    (H,) = state
+    for X in inputs:
+        H = torch.tanh(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)
+    return H, (H,)
+
+
+def sgd(lr):
+    with torch.no_grad():
+        for param in params:
+            param -= lr * param.grad
+            param.grad.zero_()
+
+
+state = (torch.zeros(2, 8),)
+for step in range(3):
+    X = F.one_hot(torch.randint(0, 10, (5, 2)), 10).float()
+    out, state = rnn(X, state)
+    out.pow(2).mean().backward(retain_graph=True)
+    sgd(0.1)
+"""
+
+
+def test_a_hand_written_sgd_on_a_list_of_parameters_is_named_with_its_caller(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "scratch.py").write_text(SCRATCH)
+    monkeypatch.chdir(tmp_path)
+    assert run_script("scratch.py", []) == 1
+    err = capsys.readouterr().err
+    lines = SCRATCH.splitlines()
+    step_line = lines.index("            param -= lr * param.grad") + 1
+    call_line = lines.index("    sgd(0.1)") + 1
+    mm_line = lines.index("        H = torch.tanh(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)") + 1
+    assert named(" = params[1]", "params[1]") in err
+    assert f"saved by `mm` at scratch.py:{mm_line}" in err
+    assert f"`sub_` at scratch.py:{step_line}, called from scratch.py:{call_line} (v0->v1)" in err

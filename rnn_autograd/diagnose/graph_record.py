@@ -91,10 +91,29 @@ def walk(roots: Sequence[torch.Tensor]):
 
 
 def frame_names(frames: Sequence[Any]) -> dict[str, torch.Tensor]:
+    """Names for tensors from the user's frames: variables, modules' parameters, and the
+    elements of short lists, tuples and dicts of tensors (``params[1]``, as d2l keeps them)."""
     names: dict[str, torch.Tensor] = {}
     for frame in reversed(frames):  # outermost first: the innermost frame's names win
+        for scope in (frame.f_globals, frame.f_locals):
+            names.update(_container_names(scope))
         names.update(names_in_frame(frame, include_globals=True))
     return names
+
+
+def _container_names(scope: dict) -> dict[str, torch.Tensor]:
+    found: dict[str, torch.Tensor] = {}
+    for var, value in list(scope.items()):
+        if isinstance(value, (list, tuple)) and 0 < len(value) <= 64:
+            items = enumerate(value)
+        elif isinstance(value, dict) and 0 < len(value) <= 64:
+            items = ((repr(k), v) for k, v in value.items() if isinstance(k, (str, int)))
+        else:
+            continue
+        for key, item in items:
+            if isinstance(item, torch.Tensor):
+                found[f"{var}[{key}]"] = item
+    return found
 
 
 def frame_modules(frames: Sequence[Any]) -> dict[str, torch.nn.Module]:

@@ -101,9 +101,10 @@ def format_location(loc: Location) -> str:
     return f"{filename}:{lineno}"
 
 
-def format_chain(chain: tuple[Location, ...], home: str | None = None) -> str:
+def format_chain(chain: tuple[Location, ...], home: str | None = None, caller: bool = False) -> str:
     """``helper.py:5, called from train.py:12``: the innermost line, then its callers up to
-    (and including) the first line in ``home`` (the script), or just the innermost one."""
+    (and including) the first line in ``home`` (the script), or just the innermost one; with
+    ``caller``, a function's line in the script also names the line that called it."""
     if not chain:
         return "(no line of your code: it ran inside a library)"
     shown = [chain[0]]
@@ -114,6 +115,8 @@ def format_chain(chain: tuple[Location, ...], home: str | None = None) -> str:
                 break
         else:
             shown = shown[:2]
+    elif caller and len(chain) > 1 and chain[0][2] != "<module>":
+        shown.append(chain[1])
     text = format_location(shown[0])
     for loc in shown[1:]:
         text += f", called from {format_location(loc)}"

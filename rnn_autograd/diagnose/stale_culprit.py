@@ -166,7 +166,8 @@ def _stale_lines(rec, fn, info, made, data, namer, modules, leaves) -> list[str]
         lines.append("      (no recorded change: it happened before recording began, or in C++)")
     for (label, chain), (first, last, count) in changes.items():
         versions = f"v{first}->v{last}" + (f", {count} calls" if count > 1 else "")
-        lines.append(f"      `{label}` at {format_chain(chain, rec.home)} ({versions})")
+        where = format_chain(chain, rec.home, caller=True)
+        lines.append(f"      `{label}` at {where} ({versions})")
     return lines
 
 
