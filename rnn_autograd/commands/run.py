@@ -27,7 +27,7 @@ from ..diagnose import recording, transparent_call
 from ..diagnose.explain import match_text
 from ..diagnose.recording import record
 from ..errors import UsageError
-from ..spec import get_case
+from ..spec import Case, all_cases, get_case
 
 __all__ = ["register", "run_script"]
 
@@ -72,7 +72,7 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [script, *(argv or [])]
     sys.path[:1] = [os.path.dirname(path)]  # as python does: the script's folder comes first
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple] = []
     try:
         with _warnings_seen(seen), _as_main(path) as namespace, record(home=path):
             exec(code, namespace)
@@ -125,14 +125,14 @@ def _exit_status(exc: SystemExit) -> int:
 class _warnings_seen:
     """Remember each warning shown (its category and text); it is shown exactly as before."""
 
-    def __init__(self, seen: list[tuple[str, str]]) -> None:
+    def __init__(self, seen: list[tuple]) -> None:
         self.seen = seen
 
     def __enter__(self) -> None:
         self.original = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            self.seen.append((f"{filename}:{lineno}", f"{category.__name__}: {message}"))
+            self.seen.append((f"{filename}:{lineno}", category, str(message)))
             return self.original(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
@@ -141,20 +141,39 @@ class _warnings_seen:
         warnings.showwarning = self.original
 
 
-def _warning_cases(seen: list[tuple[str, str]]) -> None:
+def _warning_cases(seen: list[tuple]) -> None:
+    """After the run: each autograd warning shown, with the cases that declare it."""
     shown: set[str] = set()
-    for where, text in seen:
-        if text in shown or len(shown) >= _MAX_WARNINGS:
+    for where, category, message in seen:
+        if message in shown or len(shown) >= _MAX_WARNINGS:
             continue
-        firm = [m for m in match_text(text) if m.tier != "hint"]
-        if not firm:
+        cases = _cases_declaring(category, message)
+        if not cases:
             continue
-        shown.add(text)
-        first = text.splitlines()[0]
-        print(f"rnn-autograd: the warning at {_relative(where)} ({first[:80]}):", file=sys.stderr)
-        for m in firm[:3]:
-            fix = f" (fix: {m.case.fix}: {get_case(m.case.fix).question})" if m.case.fix else ""
-            print(f"  {m.case.id}: {m.case.question}{fix}", file=sys.stderr)
+        shown.add(message)
+        first = f"{category.__name__}: {message}".splitlines()[0]
+        print(
+            f"rnn-autograd: the warning at {_relative(where)} ({first[:80]}...):", file=sys.stderr
+        )
+        for c in cases[:3]:
+            fix = f" (fix: {c.fix}: {get_case(c.fix).question})" if c.fix else ""
+            print(f"  {c.id}: {c.question}{fix}", file=sys.stderr)
+
+
+def _cases_declaring(category: type[Warning], message: str) -> list[Case]:
+    """Cases whose declared outcome warns this (``Warned``), then those explain matches."""
+    found: dict[str, Case] = {}
+    for c in all_cases():
+        try:
+            declared = c.outcome.resolve()
+        except LookupError:
+            continue
+        if any(w.matches_warning(category, message) for w in getattr(declared, "warns", ())):
+            found.setdefault(c.id, c)
+    for m in match_text(f"{category.__name__}: {message}"):
+        if m.tier != "hint":
+            found.setdefault(m.case.id, m.case)
+    return list(found.values())
 
 
 def _relative(where: str) -> str:
