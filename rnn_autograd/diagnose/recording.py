@@ -11,8 +11,11 @@ optimizer's updates, and ``Tensor.backward`` / ``torch.autograd.grad`` / ``torch
 - *changed in place*: when a call moved the version counter of its first argument (or of a list
   of tensors, as ``_foreach_add_`` does), ``(storage address, version before, after, op, user
   lines)`` in a bounded list; no tensor, no frame is referenced;
-- *freed*: a ``backward`` without ``retain_graph`` tags every node it will free with its own
-  line, in the same ``metadata``.
+- *freed*: a ``backward`` without ``retain_graph`` that ran tags every node it freed with its
+  own line, in the same ``metadata``.
+
+A warning raised inside a call keeps the line it names without recording, and its filters
+(``transparent_call``); while ``torch.compile`` traces, the mode steps aside.
 
 When a backward fails, the diagnosis is made at once, while the graph is as torch left it, and
 kept on the exception; ``record()`` adds it as a PEP 678 note when the exception leaves the block,
@@ -53,18 +56,13 @@ from .culprits import (
 from .locations import library_frames, user_stack
 from .transparent_call import call as _call
 
-__all__ = ["record", "active_recording"]
+__all__ = ["record"]
 
 _MAX_EVENTS = 20_000
 _BACKWARDS = {torch.Tensor.backward: "backward", torch.autograd.grad: "grad"}
 _BACKWARDS[torch.autograd.backward] = "autograd.backward"
 _NOT_A_CALL = frozenset(["__get__", "__set__", "_set_grad_enabled"])
 _ACTIVE: list[record] = []
-
-
-def active_recording() -> record | None:
-    """The ``record()`` block running now, if any."""
-    return _ACTIVE[-1] if _ACTIVE else None
 
 
 class _RecordingMode(TorchFunctionMode):
@@ -183,7 +181,6 @@ class record(contextlib.ContextDecorator):
     def __init__(self, *, home: str | None = None) -> None:
         self.home = os.path.abspath(home) if home else None
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
-        self.backwards: deque[tuple] = deque(maxlen=1000)
         self._seq = itertools.count(1)
         self._mode: _RecordingMode | None = None
 
@@ -259,7 +256,6 @@ class record(contextlib.ContextDecorator):
         chain = user_stack(sys._getframe(2))
         seq = next(self._seq)
         roots, retain = _backward_arguments(func, args, kwargs)
-        self.backwards.append((seq, kind, chain, retain))
         try:
             result = _call(func, args, kwargs)
         except RuntimeError as exc:
