@@ -39,6 +39,7 @@ extensions = [
     "pipeline_figures",
     "bench_page",
     "live_output",
+    "run_output",
 ]
 
 source_suffix = {".md": "markdown"}

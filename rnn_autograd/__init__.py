@@ -5,7 +5,7 @@ The parts, and who may import whom (a test checks these directions):
 - ``spec``: the case machinery; imports nothing else of the package;
 - ``cases``: the case library; imports ``spec``;
 - ``diagnose``: tools on the user's own graph or error (``inspect_graph``, ``explain``,
-  ``diagnose()``); imports ``spec``;
+  ``diagnose()``, ``record()``); imports ``spec``;
 - ``pipeline``: the notebook's RNN language model (data, model, strategies, training,
   prediction); imports nothing else of the package;
 - ``bench``: the benchmark of hidden-state strategies; imports ``pipeline`` and ``diagnose``;
@@ -20,7 +20,14 @@ from . import (
     diagnose,
 )
 from .bench import counting_limit, run_bench
-from .diagnose import GraphReport, SavedTensorMeter, inspect_graph, match_error, match_exception
+from .diagnose import (
+    GraphReport,
+    SavedTensorMeter,
+    inspect_graph,
+    match_error,
+    match_exception,
+    record,
+)
 from .errors import UsageError
 from .pipeline import (
     History,
@@ -98,6 +105,7 @@ __all__ = [
     "predict",
     "predict_text",
     "random_batches",
+    "record",
     "run_bench",
     "run_case",
     "sequential_batches",

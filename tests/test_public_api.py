@@ -65,3 +65,14 @@ def test_a_function_never_shadows_its_own_module():
         module = importlib.import_module(dotted)
         parent, _, name = dotted.rpartition(".")
         assert getattr(importlib.import_module(parent), name) is module, dotted
+
+
+def test_record_is_exported_as_a_context_manager_and_decorator_of_its_own_module():
+    import contextlib
+
+    from rnn_autograd.diagnose import recording
+
+    assert "record" in rnn_autograd.__all__
+    assert rnn_autograd.record is rnn_autograd.diagnose.record is recording.record
+    assert issubclass(rnn_autograd.record, contextlib.ContextDecorator)
+    assert sys.modules["rnn_autograd.diagnose.recording"] is recording  # not shadowed

@@ -29,6 +29,8 @@ API_PARTS = (
         "Tools for your own errors",
         (
             ("rnn_autograd.diagnose.context", "Diagnosing a training loop"),
+            ("rnn_autograd.diagnose.recording", "Recording where backward broke"),
+            ("rnn_autograd.diagnose.locations", "Lines of your code"),
             ("rnn_autograd.diagnose.explain", "Explaining an autograd error"),
             ("rnn_autograd.diagnose.inspector", "Inspecting a graph before backward"),
             ("rnn_autograd.diagnose.saved_tensors", "Reading saved tensors and their versions"),

@@ -5,6 +5,9 @@
 - ``graph_picture``: that graph as text, DOT source, SVG or PNG;
 - ``explain``: error text or an exception -> the cases that reproduce it, best first;
 - ``context``: ``diagnose()``, which adds that answer to an exception as a note;
+- ``recording``, ``culprits`` and ``locations``: ``record()``, which records where the graph was
+  built, changed in place and freed, and names the user's line that broke backward
+  (``rnn-autograd run``);
 - ``memory``: ``SavedTensorMeter``, the bytes autograd keeps saved for backward.
 
 May import: ``rnn_autograd.spec`` and ``rnn_autograd.errors``. Never imports ``pipeline``,
@@ -27,6 +30,7 @@ from .explain import ErrorText, Match, match_error, match_exception, match_text,
 from .graph_picture import has_graphviz, render, report_to_dot, report_to_text
 from .inspector import GraphReport, NodeInfo, graph_at, inspect_graph, names_in_frame
 from .memory import SavedTensorMeter
+from .recording import record
 from .saved_tensors import SavedTensorInfo
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "match_text",
     "names_in_frame",
     "parse_error_text",
+    "record",
     "render",
     "report_to_dot",
     "report_to_text",

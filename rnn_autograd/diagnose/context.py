@@ -39,6 +39,7 @@ import torch
 
 from ..spec import get_case
 from .explain import match_exception
+from .graph_record import recorded_lines
 from .inspector import GraphReport, SavedTensorInfo, inspect_graph, names_in_frame
 
 __all__ = ["diagnose", "add_note"]
@@ -103,9 +104,23 @@ class diagnose(contextlib.ContextDecorator):
 
     def _note(self, exc: Exception) -> str:
         matches = match_exception(exc, context=_code_lines(exc))
+        recorded = recorded_lines(exc)  # from record(): the user's lines that broke backward
+        if recorded:
+            lines = [f"{NOTE_PREFIX} {recorded[0]}", *recorded[1:]]
+            if matches:
+                lines.append("cases that explain this error (rnn-autograd show ID):")
+            lines += self._case_lines(matches)
+            return "\n".join(lines)
         if not matches:
             return ""
         lines = [f"{NOTE_PREFIX} cases that explain this error (rnn-autograd show ID):"]
+        lines += self._case_lines(matches)
+        lines += self._graph_lines(exc)
+        return "\n".join(lines)
+
+    @staticmethod
+    def _case_lines(matches: list) -> list[str]:
+        lines = []
         for m in matches[:_MAX_CASES]:
             c = m.case
             lines.append(f"  {c.id}: {c.question}")
@@ -113,8 +128,7 @@ class diagnose(contextlib.ContextDecorator):
                 lines.append(f"    fix: {c.fix}: {get_case(c.fix).question}")
         if len(matches) > _MAX_CASES:
             lines.append(f"  ... and {len(matches) - _MAX_CASES} more (rnn-autograd explain)")
-        lines += self._graph_lines(exc)
-        return "\n".join(lines)
+        return lines
 
     def _graph_lines(self, exc: Exception) -> list[str]:
         message = str(exc)
