@@ -37,16 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # shared helpers (_validate), not subcommands
+            continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full device fails here, inside the handlers, not at exit
+        return code
     except (UsageError, CaseLookupError) as exc:
         print(f"{PROG} {args.command}: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
@@ -54,7 +59,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rnn-autograd list | head`
+        _silence_stdout()
         return 0
+    except OSError as exc:
+        if not _is_stdout_failure(exc):
+            raise
+        _silence_stdout()
+        reason = exc.strerror or type(exc).__name__
+        print(
+            f"{PROG} {args.command}: error: cannot write the output ({reason}); send standard "
+            f"output to a file or device with room",
+            file=sys.stderr,
+        )
+        return 2
+    except MemoryError:
+        print(
+            f"{PROG} {args.command}: error: ran out of memory; try smaller sizes",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _tolerant_output() -> None:
+    """Standard output and error that cannot encode a character (an ASCII-only terminal,
+    ``PYTHONIOENCODING=ascii``) write it as an escape instead of raising."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding.startswith("utf") or not hasattr(stream, "reconfigure"):
+            continue
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # a closed or odd stream: leave it as it is
+            pass
+
+
+def _is_stdout_failure(exc: OSError) -> bool:
+    import errno
+
+    return exc.errno in (errno.ENOSPC, errno.EIO, errno.EPIPE, errno.EBADF, errno.EDQUOT)
+
+
+def _silence_stdout() -> None:
+    # the interpreter flushes stdout once more at exit: point it at /dev/null, so that flush
+    # cannot fail a second time with a traceback
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout has no file descriptor (tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from ..pipeline.data import counting_sequence, sequential_batches
 from ..pipeline.model import RNNModel
 from ..pipeline.state import TBPTT, Window, parse_strategy
 from ..pipeline.training import train
-from .config import BenchConfig
+from .config import BenchConfig, check_config
 
 __all__ = ["cost_section", "least_squares", "measure_run", "validate", "window_section"]
 
@@ -38,6 +38,7 @@ SEED_VOCAB, RUN_LENGTH = 20, 5  # the notebook's 20 classes; runs of 5
 
 def validate(config: BenchConfig) -> None:
     """Check a configuration before any work; ``UsageError`` names what is wrong."""
+    check_config(config)
     groups = [
         (set(config.strategies) | {f"window:{k}" for k in config.windows}, config.num_steps),
         (set(config.recall_strategies), config.recall_num_steps),

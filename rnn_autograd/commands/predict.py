@@ -7,8 +7,10 @@ import argparse
 import torch
 
 from ..errors import UsageError
+from ..pipeline.bounds import most_predict_steps
 from ..pipeline.device import DEVICES, resolve_device
 from ..pipeline.prediction import load_for_prediction, parse_prefix, predict
+from ._validate import number, seed, whole
 
 __all__ = ["register"]
 
@@ -25,20 +27,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="token ids separated by spaces for the seed data ('1 2 3'); text for a text corpus",
     )
-    p.add_argument("--steps", type=int, default=10, help="how many tokens to predict")
+    p.add_argument("--steps", type=whole(0), default=10, help="how many tokens to predict")
     p.add_argument("--sample", action="store_true", help="sample instead of taking the argmax")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--seed", type=int, default=0, help="seeds sampling")
+    p.add_argument(
+        "--temperature", type=number(0, lo_open=True), help="with --sample (default 1.0)"
+    )
+    p.add_argument("--top-k", type=whole(1), help="with --sample: only the K most likely")
+    p.add_argument("--seed", type=seed, default=0, help="seeds sampling")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.set_defaults(func=_predict)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    if args.steps < 0:
-        raise UsageError(f"--steps must be >= 0; got {args.steps}")
+    if not args.sample:
+        for option, value in (("--temperature", args.temperature), ("--top-k", args.top_k)):
+            if value is not None:
+                raise UsageError(
+                    f"{option} shapes sampling, and without --sample the argmax is taken: add "
+                    f"--sample, or drop {option}"
+                )
+    if args.prefix == "":
+        raise UsageError("--prefix is empty; give token ids ('1 2 3') or text to continue")
     device = resolve_device(args.device)
     model, vocab, cfg = load_for_prediction(args.checkpoint, device)
+    most = most_predict_steps(sum(p.numel() for p in model.parameters()))
+    if args.steps > most:
+        raise UsageError(
+            f"--steps {args.steps}: one forward step per token cannot finish within an hour or "
+            f"fit in memory; use at most --steps {most}"
+        )
     prefix = args.prefix
     if vocab is not None and cfg.get("lower", True):
         prefix = prefix.lower()  # the corpus was lower-cased when the vocabulary was built
@@ -49,7 +66,7 @@ def _predict(args: argparse.Namespace) -> int:
         ids,
         args.steps,
         greedy=not args.sample,
-        temperature=args.temperature,
+        temperature=args.temperature or 1.0,
         top_k=args.top_k,
         generator=generator,
         device=device,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .bounds import check_float, check_int, check_predict_steps
 from .corpus import Vocab
 
 __all__ = ["load_for_prediction", "parse_prefix", "predict", "predict_text"]
@@ -73,15 +74,22 @@ def predict(
     is sampled from ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely
     when given, drawing from ``generator`` (for reproducible samples).
     """
-    prefix = [int(i) for i in prefix_ids]
+    if isinstance(prefix_ids, str | bytes) or not hasattr(prefix_ids, "__iter__"):
+        raise UsageError(
+            f"prefix_ids must be a sequence of token ids (parse_prefix turns text into one); "
+            f"got {type(prefix_ids).__name__}"
+        )
+    prefix = [check_int(i, "a prefix token id", lo=0) for i in prefix_ids]
     if not prefix:
         raise UsageError("the prefix is empty; give at least one token")
-    if num_preds < 0:
-        raise UsageError(f"the number of predictions must be >= 0; got {num_preds}")
-    if not greedy and not temperature > 0:
-        raise UsageError(f"temperature must be > 0; got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"top_k must be >= 1; got {top_k}")
+    num_preds = check_int(num_preds, "num_preds (the number of predictions)", lo=0)
+    check_predict_steps(num_preds, sum(p.numel() for p in model.parameters()))
+    if not isinstance(greedy, bool):
+        raise UsageError(f"greedy must be True or False; got {greedy!r}")
+    if not greedy:
+        check_float(temperature, "temperature", lo=0, lo_open=True)
+    if top_k is not None:
+        check_int(top_k, "top_k", lo=1)
     _check_ids(prefix, model.vocab_size)
     device = next(model.parameters()).device if device is None else torch.device(device)
     was_training = model.training
@@ -125,13 +133,12 @@ def load_for_prediction(
     """The model of a checkpoint written by ``rnn-autograd train``, its vocabulary (None for
     integer-token data) and the stored configuration."""
     from .checkpoint import load_checkpoint
-    from .model import RNNModel
+    from .checkpoint_contents import model_from_checkpoint, vocab_from_checkpoint
 
-    ckpt = load_checkpoint(checkpoint, map_location=device)
-    if not ckpt.get("model_config"):
-        raise UsageError(f"checkpoint {checkpoint} does not say how to rebuild its model")
-    model = RNNModel(**ckpt["model_config"]).to(device)
-    model.load_state_dict(ckpt["model"])
-    tokens = ckpt.get("vocab")
-    vocab = Vocab.from_tokens(tokens) if tokens else None
-    return model, vocab, ckpt.get("config", {})
+    ckpt = load_checkpoint(checkpoint, map_location="cpu")
+    model = model_from_checkpoint(ckpt, checkpoint, device)
+    vocab = vocab_from_checkpoint(ckpt, checkpoint, model.vocab_size)
+    cfg = ckpt.get("config", {})
+    if not isinstance(cfg, dict):
+        raise UsageError(f"checkpoint {checkpoint} is damaged: its config is not a dict")
+    return model, vocab, cfg
