@@ -97,7 +97,7 @@ def test_a_prefix_outside_the_vocabulary_is_a_clear_error(text, message):
 def test_predict_refuses_ids_outside_the_vocabulary_and_bad_settings(trained):
     with pytest.raises(UsageError, match="prefix token 25 is outside"):
         predict(trained, [1, 25], 3)
-    with pytest.raises(UsageError, match="temperature must be > 0"):
+    with pytest.raises(UsageError, match="temperature must be a finite number > 0"):
         predict(trained, [1], 3, greedy=False, temperature=0.0)
     with pytest.raises(UsageError, match="the prefix is empty"):
         predict(trained, [], 3)

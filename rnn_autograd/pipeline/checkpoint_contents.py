@@ -236,6 +236,8 @@ def resume_from(
     history, epoch = _history(ckpt, path)
     try:
         strategy.load_state_dict(ckpt["strategy"])
+    except UsageError:
+        raise  # the strategy's own message: trained with another one
     except (KeyError, TypeError, ValueError):
         raise _bad(path, "its strategy state does not fit the strategy") from None
     model.load_state_dict(ckpt["model"])
