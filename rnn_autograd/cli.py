@@ -8,6 +8,7 @@ Bad input is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
@@ -87,10 +88,9 @@ def _tolerant_output() -> None:
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
         if encoding.startswith("utf") or not hasattr(stream, "reconfigure"):
             continue
-        try:
+        # a closed or odd stream: leave it as it is
+        with contextlib.suppress(ValueError, OSError):
             stream.reconfigure(errors="backslashreplace")
-        except (ValueError, OSError):  # a closed or odd stream: leave it as it is
-            pass
 
 
 def _is_stdout_failure(exc: OSError) -> bool:

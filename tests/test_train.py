@@ -184,7 +184,10 @@ def test_a_huge_learning_rate_without_clipping_stops_with_a_clear_message():
     ("kwargs", "message"),
     [
         ({"lr": 0.0}, "lr must be a finite number > 0"),
-        ({"lr": 1.0, "clip": -1.0}, r"clip \(or None for no clipping\) must be a finite number > 0"),
+        (
+            {"lr": 1.0, "clip": -1.0},
+            r"clip \(or None for no clipping\) must be a finite number > 0",
+        ),
         ({"lr": 1.0, "optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
         ({"lr": 1.0, "device": "tpu"}, "unknown device 'tpu'"),
         ({"lr": 1.0, "resume": True}, "resume=True needs checkpoint_path"),

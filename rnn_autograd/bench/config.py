@@ -144,11 +144,24 @@ def preset(name: str, **overrides) -> BenchConfig:
     return config
 
 
-_POSITIVE_INTS = (
-    "repeats num_hiddens batch_size num_steps cost_batches train_runs heldout_runs train_epochs "
-    "recall_delay recall_keys recall_num_steps recall_episodes recall_epochs batching_num_steps "
-    "batching_runs batching_epochs"
-).split()
+_POSITIVE_INTS = [
+    "repeats",
+    "num_hiddens",
+    "batch_size",
+    "num_steps",
+    "cost_batches",
+    "train_runs",
+    "heldout_runs",
+    "train_epochs",
+    "recall_delay",
+    "recall_keys",
+    "recall_num_steps",
+    "recall_episodes",
+    "recall_epochs",
+    "batching_num_steps",
+    "batching_runs",
+    "batching_epochs",
+]
 _STRATEGY_LISTS = ("strategies", "recall_strategies", "batching_strategies")
 
 
@@ -189,11 +202,11 @@ def check_config(config: BenchConfig) -> None:
         config.device in ("cpu", "cuda") or config.device.startswith("cuda:")
     ):
         raise UsageError(f"device must be cpu or cuda; got {config.device!r}")
-    if not isinstance(config.data, str) or not (config.data == "seed" or Path(config.data).is_file()):
+    if not isinstance(config.data, str) or not (
+        config.data == "seed" or Path(config.data).is_file()
+    ):
         raise UsageError(f"data must be 'seed' or an existing text file; got {config.data!r}")
     # a lower bound on the cost sections' time: every repeat trains each strategy for
     # cost_batches batches (and the window sweep as many), each at least one step's overhead
     batches = config.repeats * config.cost_batches * (len(config.strategies) + len(config.windows))
-    check_seconds(
-        batches * STEP_FLOOR_S, "the cost sections", JOB_BUDGET_S, "use fewer repeats"
-    )
+    check_seconds(batches * STEP_FLOOR_S, "the cost sections", JOB_BUDGET_S, "use fewer repeats")

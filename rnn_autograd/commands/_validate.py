@@ -154,7 +154,7 @@ def check_run_config(cfg: Any, path) -> dict:
     for key in ("batch_size", "num_steps", "hidden", "layers", "runs"):
         if cfg[key] < 1:
             raise bad(f"its config's {key} is {cfg[key]}, not >= 1")
-    if not 0 < cfg["lr"] or (cfg["clip"] is not None and not cfg["clip"] > 0):
+    if not cfg["lr"] > 0 or (cfg["clip"] is not None and not cfg["clip"] > 0):
         raise bad("its config's lr or clip is not > 0")
     lr_decay = cfg.get("lr_decay", 1.0)
     if isinstance(lr_decay, bool) or not isinstance(lr_decay, int | float) or not 0 < lr_decay <= 1:

@@ -36,9 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--data", default="seed", help="'seed' (the notebook's data) or a text file")
-    p.add_argument(
-        "--repeats", type=whole(1), help="interleaved repeats of the cost measurements"
-    )
+    p.add_argument("--repeats", type=whole(1), help="interleaved repeats of the cost measurements")
     size = p.add_mutually_exclusive_group()
     size.add_argument(
         "--quick", action="store_true", help="small sizes: under a minute on two cores"
@@ -106,7 +104,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _as_option(message: str) -> str:
-    for setting, option in (("repeats", "--repeats"), ("seed", "--seed"), ("strategies", "--strategies")):
+    for setting, option in (
+        ("repeats", "--repeats"),
+        ("seed", "--seed"),
+        ("strategies", "--strategies"),
+    ):
         if message.startswith(f"{setting} "):
             return option + message[len(setting) :]
     return message

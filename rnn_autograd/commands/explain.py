@@ -66,9 +66,7 @@ def _stdin_text() -> str:
     return data
 
 
-_NOT_TEXT = (
-    "standard input is binary data, not text; pipe an error message or a traceback into '-'"
-)
+_NOT_TEXT = "standard input is binary data, not text; pipe an error message or a traceback into '-'"
 
 
 def format_match(rank: int, m: Match) -> str:

@@ -9,7 +9,12 @@ from pathlib import Path
 import torch
 
 from ..errors import UsageError
-from ..pipeline.bounds import available_memory, check_model_size, check_training_time, model_parameters
+from ..pipeline.bounds import (
+    available_memory,
+    check_model_size,
+    check_training_time,
+    model_parameters,
+)
 from ..pipeline.checkpoint import load_checkpoint
 from ..pipeline.corpus import load_char_corpus
 from ..pipeline.data import BATCHINGS, counting_sequence, make_batches
@@ -60,9 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=whole(1),
         help="default: seed 10 (50 with windows, the notebook's); text 32",
     )
-    p.add_argument(
-        "--num-steps", type=whole(1), help="default: seed 20 (the notebook's); text 35"
-    )
+    p.add_argument("--num-steps", type=whole(1), help="default: seed 20 (the notebook's); text 35")
     p.add_argument("--hidden", type=whole(1), help="hidden units (default 256)")
     p.add_argument("--layers", type=whole(1), help="default 1")
     p.add_argument("--lr", type=number(0, LR_MAX, lo_open=True), help="default 1.0")
@@ -71,9 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=number(0, 1, lo_open=True),
         help="multiply the lr by this after every epoch (default 1)",
     )
-    p.add_argument(
-        "--clip", type=number(0), help="max gradient norm; 0: no clipping (default 1.0)"
-    )
+    p.add_argument("--clip", type=number(0), help="max gradient norm; 0: no clipping (default 1.0)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: sgd")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--seed", type=seed, help="seeds the data, the weights and batching (default 0)")
@@ -87,13 +88,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="text data: the held-out tail (default 0.1)",
     )
     p.add_argument(
-        "--threads", type=threads, help="torch's CPU threads (default: torch's choice); 1 on a busy CPU"
+        "--threads",
+        type=threads,
+        help="torch's CPU threads (default: torch's choice); 1 on a busy CPU",
     )
     run = p.add_mutually_exclusive_group()
     run.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    run.add_argument(
-        "--overwrite", action="store_true", help="replace the run DIR already holds"
-    )
+    run.add_argument("--overwrite", action="store_true", help="replace the run DIR already holds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 

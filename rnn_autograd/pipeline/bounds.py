@@ -60,7 +60,11 @@ def check_float(
 ) -> float:
     """``value`` as a finite float in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
     left = "(" if lo_open else "["
-    rng = f"in {left}{_g(lo)}, {_g(hi)}]" if hi is not None else f"{'>' if lo_open else '>='} {_g(lo)}"
+    rng = (
+        f"in {left}{_g(lo)}, {_g(hi)}]"
+        if hi is not None
+        else f"{'>' if lo_open else '>='} {_g(lo)}"
+    )
     if lo is None and hi is None:
         rng = "finite"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -43,7 +43,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save({"format": FORMAT, **payload}, f)
@@ -96,9 +98,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise UsageError(f"checkpoint must be a file path (DIR/checkpoint.pt); got {path!r}")
     path = Path(path)
     if path.is_dir():
-        raise UsageError(f"{path} is a folder; give the checkpoint file in it ({path / 'checkpoint.pt'})")
+        raise UsageError(
+            f"{path} is a folder; give the checkpoint file in it ({path / 'checkpoint.pt'})"
+        )
     if not path.is_file():
-        raise UsageError(f"checkpoint not found: {path}; give the DIR/checkpoint.pt that train wrote")
+        raise UsageError(
+            f"checkpoint not found: {path}; give the DIR/checkpoint.pt that train wrote"
+        )
     not_ours = (
         f"{path} is not a checkpoint of rnn-autograd (not a file its train command wrote, or "
         f"damaged); give the DIR/checkpoint.pt that train wrote"

@@ -65,7 +65,10 @@ def _model_config(ckpt: dict, path) -> dict:
         parts = ([f"unknown key(s) {', '.join(unknown)}"] if unknown else []) + (
             [f"missing {', '.join(missing)}"] if missing else []
         )
-        raise _bad(path, f"its model_config has {'; '.join(parts)} (expected {', '.join(MODEL_CONFIG_KEYS)})")
+        raise _bad(
+            path,
+            f"its model_config has {'; '.join(parts)} (expected {', '.join(MODEL_CONFIG_KEYS)})",
+        )
     return cfg
 
 
@@ -128,7 +131,9 @@ def vocab_from_checkpoint(ckpt: dict, path, vocab_size: int | None = None) -> Vo
     if len(set(tokens)) != len(tokens):
         raise _bad(path, "its vocabulary holds a token twice")
     if vocab_size is not None and len(tokens) != vocab_size:
-        raise _bad(path, f"its vocabulary has {len(tokens)} tokens for a model of {vocab_size} outputs")
+        raise _bad(
+            path, f"its vocabulary has {len(tokens)} tokens for a model of {vocab_size} outputs"
+        )
     return Vocab.from_tokens(list(tokens))
 
 
@@ -154,10 +159,16 @@ def _check_optimizer(state: Any, opt: torch.optim.Optimizer, name: str, path) ->
         params.update(zip(ids, own["params"], strict=True))
         for k in ("lr", "eps", "momentum", "dampening"):
             v = saved.get(k)
-            if k in saved and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)):
+            if k in saved and (
+                isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)
+            ):
                 raise _bad(path, f"its optimizer's {k} is {v!r}, not a finite number")
         betas = saved.get("betas", (0.0, 0.0))
-        if not (isinstance(betas, list | tuple) and len(betas) == 2 and all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas)):
+        if not (
+            isinstance(betas, list | tuple)
+            and len(betas) == 2
+            and all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in betas)
+        ):
             raise _bad(path, f"its optimizer's betas are {betas!r}, not two numbers in [0, 1)")
     if not isinstance(per_param, dict):
         raise _bad(path, "its optimizer's per-weight state is not a dict")
@@ -166,9 +177,18 @@ def _check_optimizer(state: Any, opt: torch.optim.Optimizer, name: str, path) ->
             raise _bad(path, f"its optimizer state has an entry for an unknown weight {key!r}")
         for k, v in entry.items():
             if isinstance(v, torch.Tensor) and k != "step" and v.shape != params[key].shape:
-                raise _bad(path, f"its optimizer's {k} has shape {tuple(v.shape)}, not the weight's {tuple(params[key].shape)}")
-            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
-                raise UsageError(f"checkpoint {path} holds a non-finite optimizer {k}: train afresh")
+                raise _bad(
+                    path,
+                    f"its optimizer's {k} has shape {tuple(v.shape)}, not the weight's {tuple(params[key].shape)}",
+                )
+            if (
+                isinstance(v, torch.Tensor)
+                and v.is_floating_point()
+                and not bool(torch.isfinite(v).all())
+            ):
+                raise UsageError(
+                    f"checkpoint {path} holds a non-finite optimizer {k}: train afresh"
+                )
     if name == "adam":
         for key, entry in per_param.items():
             if not {"step", "exp_avg", "exp_avg_sq"} <= set(entry):

@@ -136,7 +136,9 @@ def load_char_corpus(
     except OSError as exc:
         raise UsageError(f"cannot read corpus file {p}: {os.strerror(exc.errno or 0)}") from None
     if "\x00" in raw:
-        raise UsageError(f"corpus file {p} holds NUL bytes: it is binary, not text; give a UTF-8 text file")
+        raise UsageError(
+            f"corpus file {p} holds NUL bytes: it is binary, not text; give a UTF-8 text file"
+        )
     text = normalise(raw, lower=lower, letters_only=letters_only)
     if max_chars is not None:
         text = text[:max_chars]

@@ -61,7 +61,9 @@ def counting_sequence(
     low, high = check_int(low, "low", lo=0), check_int(high, "high", lo=0)
     check_int(seed, "seed", lo=None)
     # a Python list of ints and then a LongTensor of them: about 16 bytes per token
-    check_memory(16 * num_runs * run_length, f"{num_runs} runs of {run_length} tokens", "use fewer runs")
+    check_memory(
+        16 * num_runs * run_length, f"{num_runs} runs of {run_length} tokens", "use fewer runs"
+    )
     if num_runs < 1 or run_length < 1 or high < low:
         raise UsageError(
             f"counting_sequence needs num_runs >= 1, run_length >= 1 and low <= high; "
@@ -77,7 +79,9 @@ def counting_sequence(
 
 def _as_tokens(tokens: Sequence[int] | torch.Tensor) -> torch.Tensor:
     if isinstance(tokens, str | bytes):
-        raise UsageError("tokens must be a sequence of integer ids, not text; encode it with a Vocab")
+        raise UsageError(
+            "tokens must be a sequence of integer ids, not text; encode it with a Vocab"
+        )
     if isinstance(tokens, torch.Tensor) and tokens.is_floating_point():
         raise UsageError(f"tokens must be integer ids; got a {tokens.dtype} tensor")
     try:

@@ -21,7 +21,14 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["RunLock", "check_output_dir", "check_output_file", "json_safe", "pid_alive", "write_json"]
+__all__ = [
+    "RunLock",
+    "check_output_dir",
+    "check_output_file",
+    "json_safe",
+    "pid_alive",
+    "write_json",
+]
 
 LOCK_NAME = ".rnn-autograd.lock"
 
@@ -108,9 +115,7 @@ def check_output_file(
     out = Path(path)
     _check_names(out, option)
     if suffixes and out.suffix.lower() not in suffixes:
-        raise UsageError(
-            f"{option} {str(out)!r}: give a file name ending in {', '.join(suffixes)}"
-        )
+        raise UsageError(f"{option} {str(out)!r}: give a file name ending in {', '.join(suffixes)}")
     if out.is_dir():
         raise UsageError(f"{option} {str(out)!r} is a folder; give a file name inside it")
     if out.exists() and not out.is_file():
@@ -120,7 +125,9 @@ def check_output_file(
         anchor = _nearest_existing(folder)
         if not anchor.is_dir():
             raise UsageError(f"{option} {str(out)!r} lies below {anchor}, which is a file")
-        raise UsageError(f"{option} {str(out)!r}: the folder {folder} does not exist; create it first")
+        raise UsageError(
+            f"{option} {str(out)!r}: the folder {folder} does not exist; create it first"
+        )
     if not folder.is_dir():
         raise UsageError(f"{option} {str(out)!r} lies below {folder}, which is a file")
     _probe(folder, option, out)

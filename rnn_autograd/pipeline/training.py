@@ -20,9 +20,9 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import UsageError
+from .bounds import check_float, check_int
 from .checkpoint import capture_rng, load_checkpoint, save_checkpoint
 from .checkpoint_contents import non_finite_tensors, resume_from
-from .bounds import check_float, check_int
 from .device import resolve_device
 from .metrics import BatchSource, EpochStats, History, Tally, evaluate, lm_loss
 from .state import BatchResult, Strategy, parse_strategy
@@ -176,7 +176,9 @@ def train(
             bad = non_finite_tensors(model.state_dict())
             if bad:  # the last step of the epoch overflowed: never write such weights
                 history.epochs.pop()
-                raise NonFiniteLossError(_non_finite_weights_message(epoch, bad, checkpoint_path, history))
+                raise NonFiniteLossError(
+                    _non_finite_weights_message(epoch, bad, checkpoint_path, history)
+                )
             save_checkpoint(
                 checkpoint_path,
                 {
@@ -215,7 +217,9 @@ def check_train_arguments(epochs, lr, clip, lr_decay, optimizer, checkpoint_path
     if clip is not None:
         check_float(clip, "clip (or None for no clipping)", lo=0, lo_open=True)
     if optimizer not in OPTIMIZERS:
-        raise UsageError(f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}")
+        raise UsageError(
+            f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}"
+        )
     if resume and checkpoint_path is None:
         raise UsageError("resume=True needs checkpoint_path, the checkpoint to continue from")
 
