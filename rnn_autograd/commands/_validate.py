@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..pipeline.bounds import SEED_MAX, cpu_threads
+from ..pipeline.bounds import (
+    SEED_MAX,
+    check_model_size,
+    check_training_time,
+    cpu_threads,
+    model_parameters,
+)
 
 __all__ = [
     "FROM_CHECKPOINT",
     "RESUME_MAY_CHANGE",
     "check_run_config",
+    "check_sizes",
     "number",
+    "resumed_config",
     "seed",
     "threads",
     "whole",
@@ -166,3 +175,54 @@ def check_run_config(cfg: Any, path) -> dict:
     except UsageError:
         raise bad(f"its config's strategy {cfg['strategy']!r} is unknown") from None
     return cfg
+
+
+def resumed_config(
+    args: argparse.Namespace, ckpt: dict, ckpt_path: Path, defaults: dict
+) -> tuple[dict, list]:
+    """The checkpoint's run configuration with the changes resuming allows, and the notes that
+    say so (printed once every check has passed)."""
+    cfg = dict(check_run_config(ckpt.get("config"), ckpt_path))
+    notes = []
+    for key, option in FROM_CHECKPOINT.items():
+        given = getattr(args, key, None)
+        if given is None:
+            continue
+        have = cfg.get(key)
+        if key == "data" and given != "seed":
+            given = str(Path(given).resolve())
+        if given != have:
+            raise UsageError(
+                f"{option} {given} conflicts with the run being resumed ({option} {have}); a "
+                f"resumed run keeps its {option.lstrip('-')}: drop {option}, or train afresh "
+                f"with --overwrite"
+            )
+    for key, option in RESUME_MAY_CHANGE.items():
+        given = getattr(args, key, None)
+        if given is None:
+            continue
+        if key == "clip":
+            given = given or None
+        if given != cfg.get(key, defaults.get(key)):
+            notes.append(
+                f"rnn-autograd train: resuming with {option} {given if given is not None else 0} "
+                f"(the run had {cfg.get(key, defaults.get(key))})"
+            )
+            cfg[key] = given
+    return cfg, notes
+
+
+def check_sizes(cfg: dict, tokens: list, vocab_size: int, epochs: int) -> None:
+    """Memory for the model and one batch, and time for every epoch, before anything is built."""
+    slots = 2 if cfg["optimizer"] == "adam" else 0
+    check_model_size(
+        vocab_size,
+        cfg["hidden"],
+        cfg["layers"],
+        cfg["cell"],
+        batch_tokens=cfg["batch_size"] * cfg["num_steps"],
+        optimizer_slots=slots,
+        names=("--hidden", "--layers"),
+    )
+    params = model_parameters(vocab_size, cfg["hidden"], cfg["layers"], cfg["cell"])
+    check_training_time(len(tokens), epochs, params, "--epochs, --runs, --hidden or --layers")

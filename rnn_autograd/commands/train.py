@@ -11,27 +11,17 @@ import torch
 from ..errors import UsageError
 from ..pipeline.bounds import (
     available_memory,
-    check_model_size,
-    check_training_time,
-    model_parameters,
 )
 from ..pipeline.checkpoint import load_checkpoint
+from ..pipeline.checkpoint_contents import check_resumable
 from ..pipeline.corpus import load_char_corpus
 from ..pipeline.data import BATCHINGS, counting_sequence, make_batches
 from ..pipeline.device import DEVICES, resolve_device
 from ..pipeline.model import CELLS, RNNModel
 from ..pipeline.outputs import RunLock, check_output_dir, write_json
 from ..pipeline.state import STRATEGY_FORMS, TBPTT, StateGraphError, parse_strategy
-from ..pipeline.training import OPTIMIZERS, NonFiniteLossError, train
-from ._validate import (
-    FROM_CHECKPOINT,
-    RESUME_MAY_CHANGE,
-    check_run_config,
-    number,
-    seed,
-    threads,
-    whole,
-)
+from ..pipeline.training import OPTIMIZERS, NonFiniteLossError, make_optimizer, train
+from ._validate import check_sizes, number, resumed_config, seed, threads, whole
 
 __all__ = ["register"]
 
@@ -137,54 +127,6 @@ def _config(args: argparse.Namespace) -> dict:
     }
 
 
-def _resumed_config(args: argparse.Namespace, ckpt: dict, ckpt_path: Path) -> dict:
-    """The checkpoint's run configuration, with the changes resuming allows (said on stderr)."""
-    cfg = dict(check_run_config(ckpt.get("config"), ckpt_path))
-    for key, option in FROM_CHECKPOINT.items():
-        given = _given(args, key)
-        if given is None:
-            continue
-        have = cfg.get(key)
-        if key == "data" and given != "seed":
-            given = str(Path(given).resolve())
-        if given != have:
-            raise UsageError(
-                f"{option} {given} conflicts with the run being resumed ({option} {have}); a "
-                f"resumed run keeps its {option.lstrip('-')}: drop {option}, or train afresh "
-                f"with --overwrite"
-            )
-    for key, option in RESUME_MAY_CHANGE.items():
-        given = _given(args, key)
-        if given is None:
-            continue
-        if key == "clip":
-            given = given or None
-        if given != cfg.get(key, DEFAULTS.get(key)):
-            print(
-                f"rnn-autograd train: resuming with {option} {given if given is not None else 0} "
-                f"(the run had {cfg.get(key, DEFAULTS.get(key))})",
-                file=sys.stderr,
-            )
-            cfg[key] = given
-    return cfg
-
-
-def _check_sizes(cfg: dict, tokens: list, vocab_size: int, epochs: int) -> None:
-    """Memory for the model and one batch, and time for every epoch, before anything is built."""
-    slots = 2 if cfg["optimizer"] == "adam" else 0
-    check_model_size(
-        vocab_size,
-        cfg["hidden"],
-        cfg["layers"],
-        cfg["cell"],
-        batch_tokens=cfg["batch_size"] * cfg["num_steps"],
-        optimizer_slots=slots,
-        names=("--hidden", "--layers"),
-    )
-    params = model_parameters(vocab_size, cfg["hidden"], cfg["layers"], cfg["cell"])
-    check_training_time(len(tokens), epochs, params, "--epochs, --runs, --hidden or --layers")
-
-
 def _load_data(cfg: dict):
     """Training tokens, held-out tokens, vocabulary size, Vocab (None for integer tokens)."""
     if cfg["data"] == "seed":
@@ -223,12 +165,12 @@ def _limits(cfg: dict, held_batches) -> dict | None:
 def _train(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.json"
-    done = 0
+    done, notes = 0, []
     if args.resume:
         if not ckpt_path.is_file():
             raise UsageError(f"--resume: nothing to resume, {ckpt_path} not found; drop --resume")
         ckpt = load_checkpoint(ckpt_path)
-        cfg = _resumed_config(args, ckpt, ckpt_path)
+        cfg, notes = resumed_config(args, ckpt, ckpt_path, DEFAULTS)
         done = ckpt.get("epoch")
         if isinstance(done, int) and args.epochs < done:
             raise UsageError(
@@ -258,7 +200,22 @@ def _train(args: argparse.Namespace) -> int:
     tokens, held, vocab_size, vocab = _load_data(cfg)
     kind, bs, steps, seed = cfg["batching"], cfg["batch_size"], cfg["num_steps"], cfg["seed"]
     make_batches(kind, tokens, bs, steps, seed)  # a corpus too short fails here, before training
-    _check_sizes(cfg, tokens, vocab_size, args.epochs)
+    check_sizes(cfg, tokens, vocab_size, args.epochs)
+    if args.resume:  # every entry the resumed run reads, checked before any work
+        model_config = {
+            "vocab_size": vocab_size,
+            "num_hiddens": cfg["hidden"],
+            "cell": cfg["cell"],
+            "num_layers": cfg["layers"],
+        }
+        check_resumable(
+            ckpt_path,
+            ckpt,
+            model_config,
+            cfg["optimizer"],
+            parse_strategy(cfg["strategy"]),
+            make_optimizer,
+        )
     if args.resume and args.epochs == done:
         print(
             f"rnn-autograd train: the run in {out} has already trained {done} epochs "
@@ -270,6 +227,8 @@ def _train(args: argparse.Namespace) -> int:
         held_batches = make_batches(kind, held, bs, steps, seed) if held else None
     except UsageError:
         held_batches = None  # a held-out tail too short for one batch: no evaluation
+    for note in notes:
+        print(note, file=sys.stderr)
     with RunLock(out):  # one training at a time writes into this folder
         if args.overwrite:  # the old run goes only once the new one is sure to start
             ckpt_path.unlink(missing_ok=True)

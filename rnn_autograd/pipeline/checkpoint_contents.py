@@ -27,6 +27,7 @@ from .metrics import EpochStats, History
 
 __all__ = [
     "MODEL_CONFIG_KEYS",
+    "check_resumable",
     "check_model_state",
     "model_from_checkpoint",
     "non_finite_tensors",
@@ -230,6 +231,21 @@ def _history(ckpt: dict, path) -> tuple[History, int]:
     return history, epoch
 
 
+def check_resumable(
+    path, ckpt: dict, model_config: dict, optimizer_name: str, strategy, make_optimizer
+) -> None:
+    """Everything ``resume_from`` will read, checked now on a throwaway model and optimizer (a
+    command calls this before any work; ``model_config`` is the model the run will build)."""
+    model = model_from_checkpoint(ckpt, path)
+    if model.config != model_config:
+        raise UsageError(
+            f"checkpoint {path} holds a model of {model.config} but its run config gives "
+            f"{model_config}: it is damaged; train afresh with --overwrite"
+        )
+    opt = make_optimizer(optimizer_name, list(model.parameters()), 1.0)
+    resume_from(path, ckpt, model, opt, optimizer_name, strategy, apply=False)
+
+
 def resume_from(
     path: str | Path,
     ckpt: dict,
@@ -237,9 +253,11 @@ def resume_from(
     opt: torch.optim.Optimizer,
     optimizer_name: str,
     strategy,
+    apply: bool = True,
 ) -> tuple[History, int]:
-    """Check everything a resumed run reads from ``ckpt``, then load it into ``model``, ``opt``
-    and ``strategy`` and restore the RNG states; return the history and the epochs done."""
+    """Check everything a resumed run reads from ``ckpt``, then (with ``apply``) load it into
+    ``model``, ``opt`` and ``strategy`` and restore the RNG states; return the history and the
+    epochs done."""
     for key in ("model", "optimizer", "strategy", "rng", "history", "epoch"):
         if key not in ckpt:
             raise _bad(path, f"it has no {key!r} entry, which resuming needs")
@@ -260,6 +278,8 @@ def resume_from(
         raise  # the strategy's own message: trained with another one
     except (KeyError, TypeError, ValueError):
         raise _bad(path, "its strategy state does not fit the strategy") from None
+    if not apply:
+        return history, epoch
     model.load_state_dict(ckpt["model"])
     try:
         opt.load_state_dict(ckpt["optimizer"])
