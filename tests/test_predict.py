@@ -82,7 +82,7 @@ def test_prediction_leaves_the_model_in_training_mode_and_builds_no_graph(traine
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("123", r"prefix token 123 is outside the vocabulary 0 \.\. 19 .*'1 2 3'"),
+        ("123", r"prefix token 123 is outside the vocabulary: give ids from 0 to 19 .*'1 2 3'"),
         ("1 20", "prefix token 20 is outside the vocabulary"),
         ("-1", "prefix token -1 is outside"),
         ("1 b", "prefix token 'b' is not an integer id"),

@@ -49,7 +49,8 @@ def validate(config: BenchConfig) -> None:
             strategy = parse_strategy(spec)  # raises UsageError for an unknown form
             if strategy.spec == "carry":
                 raise UsageError(
-                    "'carry' fails on its second batch by design; it cannot be benchmarked"
+                    "'carry' fails on its second batch by design, so it cannot be benchmarked; "
+                    "drop it from the strategies"
                 )
             if isinstance(strategy, TBPTT):
                 strategy._spans(num_steps)  # K1, K2 multiples of num_steps, else UsageError

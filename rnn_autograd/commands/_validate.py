@@ -142,7 +142,10 @@ def check_run_config(cfg: Any, path) -> dict:
     from ..pipeline.training import OPTIMIZERS
 
     def bad(what: str) -> UsageError:
-        return UsageError(f"checkpoint {path} is damaged or not from this version: {what}")
+        return UsageError(
+            f"checkpoint {path} is damaged or not from this version: {what}; train afresh "
+            f"with --overwrite"
+        )
 
     if not isinstance(cfg, dict):
         raise bad("it has no run config (the 'config' entry train writes)")

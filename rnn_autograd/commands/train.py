@@ -199,7 +199,13 @@ def _train(args: argparse.Namespace) -> int:
             )
     tokens, held, vocab_size, vocab = _load_data(cfg)
     kind, bs, steps, seed = cfg["batching"], cfg["batch_size"], cfg["num_steps"], cfg["seed"]
-    make_batches(kind, tokens, bs, steps, seed)  # a corpus too short fails here, before training
+    try:  # a corpus too short fails here, before training
+        make_batches(kind, tokens, bs, steps, seed)
+    except UsageError as exc:
+        raise UsageError(
+            f"--batch-size {bs} and --num-steps {steps} do not fit the data: {exc}; use smaller "
+            f"ones or more data"
+        ) from None
     check_sizes(cfg, tokens, vocab_size, args.epochs)
     if args.resume:  # every entry the resumed run reads, checked before any work
         model_config = {

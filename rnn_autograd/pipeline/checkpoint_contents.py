@@ -44,7 +44,10 @@ OPTIMIZER_GROUP_KEYS = {
 
 
 def _bad(path, what: str) -> UsageError:
-    return UsageError(f"checkpoint {path} is damaged or not from this version: {what}")
+    return UsageError(
+        f"checkpoint {path} is damaged or not from this version: {what}; train again to write "
+        f"a new one"
+    )
 
 
 def non_finite_tensors(state: dict[str, Any]) -> list[str]:

@@ -124,12 +124,16 @@ def check_output_file(
     if not folder.exists():
         anchor = _nearest_existing(folder)
         if not anchor.is_dir():
-            raise UsageError(f"{option} {str(out)!r} lies below {anchor}, which is a file")
+            raise UsageError(
+                f"{option} {str(out)!r} lies below {anchor}, which is a file; give a path in a folder"
+            )
         raise UsageError(
             f"{option} {str(out)!r}: the folder {folder} does not exist; create it first"
         )
     if not folder.is_dir():
-        raise UsageError(f"{option} {str(out)!r} lies below {folder}, which is a file")
+        raise UsageError(
+            f"{option} {str(out)!r} lies below {folder}, which is a file; give a path in a folder"
+        )
     _probe(folder, option, out)
     return out
 

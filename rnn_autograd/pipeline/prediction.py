@@ -53,7 +53,7 @@ def _check_ids(ids: Sequence[int], vocab_size: int) -> None:
         if not 0 <= i < vocab_size:
             hint = " (ids are separated by spaces: '1 2 3', not '123')" if i >= 10 else ""
             raise UsageError(
-                f"prefix token {i} is outside the vocabulary 0 .. {vocab_size - 1}{hint}"
+                f"prefix token {i} is outside the vocabulary: give ids from 0 to {vocab_size - 1}{hint}"
             )
 
 
@@ -140,5 +140,8 @@ def load_for_prediction(
     vocab = vocab_from_checkpoint(ckpt, checkpoint, model.vocab_size)
     cfg = ckpt.get("config", {})
     if not isinstance(cfg, dict):
-        raise UsageError(f"checkpoint {checkpoint} is damaged: its config is not a dict")
+        raise UsageError(
+            f"checkpoint {checkpoint} is damaged: its config is not a dict; train again to write "
+            f"a new one"
+        )
     return model, vocab, cfg
