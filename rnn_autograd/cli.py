@@ -23,9 +23,15 @@ __all__ = ["build_parser", "main"]
 PROG = "rnn-autograd"
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character that would break or garble the line (newlines, control
+    characters, line and record separators) written as an escape: the error stays one line."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2: argparse's default prints usage too
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a full device fails here, inside the handlers, not at exit
         return code
     except (UsageError, CaseLookupError) as exc:
-        print(f"{PROG} {args.command}: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        message = str(exc.args[0] if exc.args else exc)
+        print(f"{PROG} {args.command}: error: {one_line(message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)

@@ -112,7 +112,10 @@ def model_from_checkpoint(ckpt: dict, path, device: torch.device | str = "cpu") 
 
     cfg = _model_config(ckpt, path)
     try:
-        model = RNNModel(**cfg)
+        # the weights are replaced from the checkpoint: their random initialisation must not
+        # advance the global RNG that a resumed run or a seeded prediction relies on
+        with torch.random.fork_rng(devices=[]):
+            model = RNNModel(**cfg)
     except UsageError as exc:
         raise _bad(path, f"its model_config is invalid ({exc})") from None
     if "model" not in ckpt:
@@ -160,6 +163,12 @@ def _check_optimizer(state: Any, opt: torch.optim.Optimizer, name: str, path) ->
         ids = saved.get("params")
         if not isinstance(ids, list) or len(ids) != len(own["params"]):
             raise _bad(path, "its optimizer state covers a different number of weights")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids) or set(ids) & set(
+            params
+        ):
+            raise _bad(path, "its optimizer's weight indices are not distinct whole numbers")
+        if len(set(ids)) != len(ids):
+            raise _bad(path, "its optimizer's weight indices are not distinct whole numbers")
         params.update(zip(ids, own["params"], strict=True))
         for k in ("lr", "eps", "momentum", "dampening"):
             v = saved.get(k)

@@ -39,8 +39,8 @@ class Vocab:
     @classmethod
     def from_tokens(cls, tokens: Sequence[str]) -> Vocab:
         """The vocabulary whose id order is exactly ``tokens`` (which starts with ``<unk>``)."""
-        if not tokens or tokens[0] != UNK:
-            raise ValueError(f"a stored vocabulary starts with {UNK!r}")
+        if isinstance(tokens, str) or not tokens or tokens[0] != UNK:
+            raise UsageError(f"a stored vocabulary is a list of tokens that starts with {UNK!r}")
         v = cls()
         v.tokens = list(tokens)
         v._index = {t: i for i, t in enumerate(v.tokens)}
