@@ -219,7 +219,7 @@ def check_model_size(
 
 #: an interactive command's time budget (predict), and a batch job's (train, bench)
 PREDICT_BUDGET_S = 3600.0
-JOB_BUDGET_S = 30 * 86400.0
+JOB_BUDGET_S = 7 * 86400.0
 TOKEN_BYTES = 64  # a predicted token kept in a Python list, then in the printed text
 
 

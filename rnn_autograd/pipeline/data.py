@@ -82,15 +82,19 @@ def _as_tokens(tokens: Sequence[int] | torch.Tensor) -> torch.Tensor:
         raise UsageError(
             "tokens must be a sequence of integer ids, not text; encode it with a Vocab"
         )
-    if isinstance(tokens, torch.Tensor) and tokens.is_floating_point():
-        raise UsageError(f"tokens must be integer ids; got a {tokens.dtype} tensor")
     try:
-        t = torch.as_tensor(tokens, dtype=torch.long)
+        # no dtype asked for: floats stay floats, so that 0.5 is refused, not cut to 0
+        t = torch.as_tensor(tokens)
     except (TypeError, ValueError, RuntimeError, OverflowError):
         raise UsageError(
             f"tokens must be a 1-D sequence of integer ids (a list or a LongTensor); got "
             f"{type(tokens).__name__}"
         ) from None
+    if t.numel() == 0:
+        t = t.long()  # torch.as_tensor([]) is float32: an empty list has no dtype to refuse
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise UsageError(f"tokens must be integer ids; got {t.dtype} values")
+    t = t.long()
     if t.dim() != 1:
         raise UsageError(f"tokens must be a 1-D sequence of ids; got shape {tuple(t.shape)}")
     if len(t) and int(t.min()) < 0:
