@@ -159,3 +159,22 @@ def test_a_diverging_run_fails_with_advice_and_leaves_no_non_finite_file(tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "try a smaller learning rate (--lr)" in err
     assert not (out / "metrics.json").exists() and not (out / "checkpoint.pt").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_refused_before_any_work(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        for argv in (
+            ["train", "--out", str(ro / "run"), *QUICK],
+            ["bench", "--quick", "--out", str(ro)],
+            ["graph", "graph/backward-through-freed-graph", "-o", str(ro / "g.svg")],
+        ):
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and f"cannot create files in {ro}" in err
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
