@@ -120,6 +120,7 @@ def make_workspace(root: Path) -> dict[str, str]:
     corpus = root / "corpus.txt"
     corpus.write_text("the time traveller for so it will be convenient to speak of him " * 20)
     (root / "empty-dir").mkdir()
+    (root / "run-with-folders" / "metrics.json").mkdir(parents=True)  # a folder where a file goes
     places.update(file=str(a_file), corpus=str(corpus), emptydir=str(root / "empty-dir"))
 
     foreign = root / "foreign"

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bad_inputs import make_workspace, snapshot
+from bad_inputs import snapshot
 
 import rnn_autograd.bench
 from rnn_autograd.cli import main
@@ -102,6 +102,7 @@ def _rows() -> list[tuple[str, str, str]]:
         ("{run}", "--resume"),  # a run is there: refused without --resume or --overwrite
     ]:
         add(f"train --out {where} --epochs 1", fragment)
+    add("train --out {root}/run-with-folders --epochs 1", "metrics.json")
     add("train --out {run} --resume --overwrite", "--overwrite")
     add("train --out {emptydir} --resume", "--resume")
     # -- train --resume: options that come from the checkpoint are not changed silently
@@ -292,10 +293,9 @@ def _row_id(row) -> str:
     return argv[:70] + (f" <{len(row[2])}B" if row[2] else "")
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("bad-input")
-    return make_workspace(root)
+@pytest.fixture
+def workspace(bad_input_workspace) -> dict[str, str]:
+    return bad_input_workspace
 
 
 @pytest.fixture

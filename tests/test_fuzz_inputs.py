@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from bad_inputs import make_workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,9 +45,9 @@ class Reached(Exception):
     """The input passed validation and the work would start now."""
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> dict[str, str]:
-    return make_workspace(tmp_path_factory.mktemp("fuzz"))
+@pytest.fixture
+def workspace(bad_input_workspace) -> dict[str, str]:
+    return bad_input_workspace
 
 
 @pytest.fixture

@@ -45,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _read(args: argparse.Namespace) -> str:
     if args.text and args.text != ["-"]:
         return " ".join(args.text)
+    if sys.stdin is None:  # started with standard input closed
+        raise UsageError("standard input is closed; pass the message as TEXT")
     if not args.text and sys.stdin.isatty():
         raise UsageError("no error given; pass the message as TEXT, or '-' to read a traceback")
     return _stdin_text()

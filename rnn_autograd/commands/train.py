@@ -165,6 +165,9 @@ def _limits(cfg: dict, held_batches) -> dict | None:
 def _train(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out)
     ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.json"
+    for path in (ckpt_path, metrics_path):
+        if path.is_dir():
+            raise UsageError(f"--out {str(out)!r}: {path} is a folder; choose another --out")
     done, notes = 0, []
     if args.resume:
         if not ckpt_path.is_file():
