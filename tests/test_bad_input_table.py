@@ -240,6 +240,8 @@ def _rows() -> list[tuple[str, str, str]]:
     add(f"{bq} --preset huge", "--preset")
     add("bench --quick --preset tiny --out {root}/new-bench", "--preset")
     add(f"{bq} --data {{root}}/missing.txt", "--data")
+    add(f"{bq} --data {{corpus}}", "too few")
+    add(f"{bq} --data {{foreign_random}}", "UTF-8")
     add(f"{bq} --device tpu", "--device")
     add("bench --quick", "--out")
 

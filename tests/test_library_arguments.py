@@ -211,3 +211,9 @@ def test_the_rows_cover_every_function_the_issue_names():
     names = {c[0].split()[0] for c in CALLS}
     wanted = {"RNNModel", "make_batches", "parse_strategy", "predict", "train", "preset"}
     assert wanted | {"inspect_graph", "run_bench", "corpus"} <= names
+
+
+def test_a_temperature_near_zero_samples_the_argmax_instead_of_failing(model):
+    gen = torch.Generator().manual_seed(0)
+    greedy = predict(model, [1, 2], 5)
+    assert predict(model, [1, 2], 5, greedy=False, temperature=1e-300, generator=gen) == greedy

@@ -228,4 +228,11 @@ def check_sizes(cfg: dict, tokens: list, vocab_size: int, epochs: int) -> None:
         names=("--hidden", "--layers"),
     )
     params = model_parameters(vocab_size, cfg["hidden"], cfg["layers"], cfg["cell"])
-    check_training_time(len(tokens), epochs, params, "--epochs, --runs, --hidden or --layers")
+    check_training_time(
+        len(tokens),
+        epochs,
+        params,
+        "--epochs, --runs, --hidden or --layers",
+        layers=cfg["layers"],
+        batch_size=cfg["batch_size"],
+    )

@@ -7,9 +7,9 @@ import argparse
 import torch
 
 from ..errors import UsageError
-from ..pipeline.bounds import most_predict_steps
+from ..pipeline.bounds import PREDICT_BUDGET_S, most_predict_steps
 from ..pipeline.device import DEVICES, resolve_device
-from ..pipeline.prediction import load_for_prediction, parse_prefix, predict
+from ..pipeline.prediction import load_for_prediction, parse_prefix, predict, seconds_per_step
 from ._validate import number, seed, whole
 
 __all__ = ["register"]
@@ -50,11 +50,17 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError("--prefix is empty; give token ids ('1 2 3') or text to continue")
     device = resolve_device(args.device)
     model, vocab, cfg = load_for_prediction(args.checkpoint, device)
-    most = most_predict_steps(sum(p.numel() for p in model.parameters()))
+    # what an hour allows: the least of the library's bound and one from a few timed steps
+    per_step = seconds_per_step(model, device)
+    most = min(
+        most_predict_steps(sum(p.numel() for p in model.parameters())),
+        int(PREDICT_BUDGET_S / max(per_step, 1e-9)),
+    )
     if args.steps > most:
         raise UsageError(
-            f"--steps {args.steps}: one forward step per token cannot finish within an hour or "
-            f"fit in memory; use at most --steps {most}"
+            f"--steps {args.steps}: at {per_step * 1e6:.0f} us a token on this machine now, "
+            f"that takes more than an hour (or more memory than is free); use at most "
+            f"--steps {most}"
         )
     prefix = args.prefix
     if vocab is not None and cfg.get("lower", True):

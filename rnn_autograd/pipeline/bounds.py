@@ -40,6 +40,9 @@ SEED_MAX = 2**64 - 1
 FAST_FLOPS = 1e12
 #: the least time one optimizer step of a PyTorch model costs in Python (dispatch, autograd)
 STEP_FLOOR_S = 2e-5
+#: the least time one layer spends on one time step, forward and backward (kernel calls); measured
+#: 100-200 us for nn.RNN and nn.LSTM on a loaded 2-core CPU, so this is far below any real cost
+LAYER_STEP_FLOOR_S = 5e-6
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 FLOAT = 4  # bytes per float32
 
@@ -240,8 +243,18 @@ def check_predict_steps(num_preds: int, params: int, name: str = "num_preds") ->
         )
 
 
-def check_training_time(tokens_per_epoch: int, epochs: int, params: int, names: str) -> None:
-    """Refuse a training run that cannot finish within ``JOB_BUDGET_S`` even at ``FAST_FLOPS``
-    (forward and backward: about 6 float ops per parameter and token)."""
-    seconds = epochs * tokens_per_epoch * 6 * params / FAST_FLOPS
-    check_seconds(seconds, "this training run", JOB_BUDGET_S, f"reduce {names}")
+def check_training_time(
+    tokens_per_epoch: int,
+    epochs: int,
+    params: int,
+    names: str,
+    layers: int = 1,
+    batch_size: int = 1,
+) -> None:
+    """Refuse a training run that cannot finish within ``JOB_BUDGET_S`` on any machine: the
+    float operations (forward and backward, about 6 per parameter and token) at ``FAST_FLOPS``,
+    or, if more, one ``LAYER_STEP_FLOOR_S`` per layer and time step (a recurrent layer runs its
+    steps one after another, each a kernel call forward and one backward)."""
+    flops_s = epochs * tokens_per_epoch * 6 * params / FAST_FLOPS
+    steps_s = epochs * (tokens_per_epoch / max(batch_size, 1)) * layers * LAYER_STEP_FLOOR_S
+    check_seconds(max(flops_s, steps_s), "this training run", JOB_BUDGET_S, f"reduce {names}")

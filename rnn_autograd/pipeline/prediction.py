@@ -9,6 +9,8 @@ express tokens of 10 and above) or text through a ``Vocab``.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +21,13 @@ from ..errors import UsageError
 from .bounds import check_float, check_int, check_predict_steps
 from .corpus import Vocab
 
-__all__ = ["load_for_prediction", "parse_prefix", "predict", "predict_text"]
+__all__ = [
+    "load_for_prediction",
+    "parse_prefix",
+    "predict",
+    "predict_text",
+    "seconds_per_step",
+]
 
 
 def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list[int]:
@@ -113,12 +121,34 @@ def predict(
 def _choose(logits, greedy, temperature, top_k, generator) -> int:
     if greedy:
         return int(logits.argmax())
-    logits = logits / temperature
+    # shifted so that the largest is 0 before dividing: a tiny temperature sends the others to
+    # -inf (probability 0), never the largest to inf (softmax of inf is nan)
+    logits = (logits.double() - logits.max()) / temperature
     if top_k is not None and top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits.float(), dim=-1).cpu()
+    probs = torch.softmax(logits, dim=-1).cpu()
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def seconds_per_step(model: nn.Module, device: torch.device | str | None = None) -> float:
+    """What one prediction step costs on this machine now: the fastest of a few timed steps."""
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():  # timing a prediction step: no graph, as in predict
+            state = model.begin_state(1, device)
+            x = torch.zeros(1, 1, dtype=torch.long, device=device)
+            best = math.inf
+            for _ in range(4):
+                t0 = time.perf_counter()
+                logits, state = model(x, state)
+                int(logits.argmax())  # waits for the device, as each real step does
+                best = min(best, time.perf_counter() - t0)
+    finally:
+        model.train(was_training)
+    return best
 
 
 def predict_text(model: nn.Module, vocab: Vocab, prefix: str, num_preds: int, **kwargs) -> str:
