@@ -188,7 +188,8 @@ def _train(args: argparse.Namespace) -> int:
             )
         cfg = _config(args)
     if cfg["data"] != "seed" and not Path(cfg["data"]).is_file():
-        raise UsageError(f"--data: file not found: {cfg['data']} (or use --data seed)")
+        what = "not a regular file" if Path(cfg["data"]).exists() else "file not found"
+        raise UsageError(f"--data: {what}: {cfg['data']}; give a UTF-8 text file or --data seed")
     strategy = parse_strategy(cfg["strategy"])
     if isinstance(strategy, TBPTT):
         strategy._spans(cfg["num_steps"])  # K1, K2 multiples of --num-steps, else UsageError
@@ -210,6 +211,12 @@ def _train(args: argparse.Namespace) -> int:
             f"ones or more data"
         ) from None
     check_sizes(cfg, tokens, vocab_size, args.epochs)
+    if args.resume and (vocab.tokens if vocab else None) != ckpt.get("vocab"):
+        raise UsageError(
+            f"--data {cfg['data']}: the text changed since the run in {out} started (its "
+            f"vocabulary differs from the checkpoint's); restore the file, or train afresh "
+            f"with --overwrite"
+        )
     if args.resume:  # every entry the resumed run reads, checked before any work
         model_config = {
             "vocab_size": vocab_size,

@@ -67,6 +67,14 @@ def _check_names(path: Path, option: str) -> None:
         )
 
 
+def _check_link(path: Path, option: str) -> None:
+    if path.is_symlink() and not path.exists():
+        raise UsageError(
+            f"{option} {str(path)!r} is a link to {os.readlink(path)}, which does not exist; "
+            f"create that or give another path"
+        )
+
+
 def _probe(folder: Path, option: str, shown: Path) -> None:
     """Create and remove a file in ``folder``: the one test that also holds for root, /proc, a
     read-only mount and a full disk's directory table."""
@@ -90,6 +98,7 @@ def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
         raise UsageError(f"{option} is empty; give a folder, e.g. {option} runs/seed")
     out = Path(path)
     _check_names(out, option)
+    _check_link(out, option)
     if out.exists() and not out.is_dir():
         raise UsageError(
             f"{option} {str(out)!r} is a file, not a folder; give a folder (it is created if missing)"
@@ -114,6 +123,7 @@ def check_output_file(
         raise UsageError(f"{option} is empty; give a file name, e.g. {option} graph.svg")
     out = Path(path)
     _check_names(out, option)
+    _check_link(out, option)
     if suffixes and out.suffix.lower() not in suffixes:
         raise UsageError(f"{option} {str(out)!r}: give a file name ending in {', '.join(suffixes)}")
     if out.is_dir():
