@@ -35,3 +35,11 @@ def timemachine_path() -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def bad_input_workspace(tmp_path_factory) -> dict[str, str]:
+    """A trained tiny run and damaged copies of it (tests/bad_inputs.py), built once."""
+    from bad_inputs import make_workspace
+
+    return make_workspace(tmp_path_factory.mktemp("bad-input"))

@@ -82,7 +82,7 @@ def test_prediction_leaves_the_model_in_training_mode_and_builds_no_graph(traine
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("123", r"prefix token 123 is outside the vocabulary 0 \.\. 19 .*'1 2 3'"),
+        ("123", r"prefix token 123 is outside the vocabulary: give ids from 0 to 19 .*'1 2 3'"),
         ("1 20", "prefix token 20 is outside the vocabulary"),
         ("-1", "prefix token -1 is outside"),
         ("1 b", "prefix token 'b' is not an integer id"),
@@ -97,7 +97,7 @@ def test_a_prefix_outside_the_vocabulary_is_a_clear_error(text, message):
 def test_predict_refuses_ids_outside_the_vocabulary_and_bad_settings(trained):
     with pytest.raises(UsageError, match="prefix token 25 is outside"):
         predict(trained, [1, 25], 3)
-    with pytest.raises(UsageError, match="temperature must be > 0"):
+    with pytest.raises(UsageError, match="temperature must be a finite number > 0"):
         predict(trained, [1], 3, greedy=False, temperature=0.0)
     with pytest.raises(UsageError, match="the prefix is empty"):
         predict(trained, [], 3)

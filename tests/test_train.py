@@ -183,11 +183,14 @@ def test_a_huge_learning_rate_without_clipping_stops_with_a_clear_message():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"lr": 0.0}, "lr > 0"),
-        ({"lr": 1.0, "clip": -1.0}, "clip must be > 0"),
+        ({"lr": 0.0}, "lr must be a finite number > 0"),
+        (
+            {"lr": 1.0, "clip": -1.0},
+            r"clip \(or None for no clipping\) must be a finite number > 0",
+        ),
         ({"lr": 1.0, "optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
         ({"lr": 1.0, "device": "tpu"}, "unknown device 'tpu'"),
-        ({"lr": 1.0, "resume": True}, "resume needs a checkpoint path"),
+        ({"lr": 1.0, "resume": True}, "resume=True needs checkpoint_path"),
     ],
 )
 def test_bad_training_arguments_are_usage_errors(kwargs, message):

@@ -7,11 +7,22 @@ runs it. Kept apart from the runner so that the sections (``cost``, ``learning``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import difflib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 
 from ..errors import UsageError
+from ..pipeline.bounds import (
+    JOB_BUDGET_S,
+    SEED_MAX,
+    STEP_FLOOR_S,
+    check_float,
+    check_int,
+    check_seconds,
+    cpu_threads,
+)
 
-__all__ = ["PRESETS", "BenchConfig", "preset"]
+__all__ = ["PRESETS", "BenchConfig", "check_config", "preset"]
 
 
 @dataclass(frozen=True)
@@ -118,8 +129,84 @@ PRESETS: dict[str, dict] = {
 
 
 def preset(name: str, **overrides) -> BenchConfig:
-    """The named preset (``tiny``, ``quick``, ``full``) with ``overrides`` applied."""
-    if name not in PRESETS:
+    """The named preset (``tiny``, ``quick``, ``full``) with ``overrides`` applied and checked."""
+    if not isinstance(name, str) or name not in PRESETS:
         raise UsageError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(BenchConfig)} - {"preset"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"preset() has no setting {unknown[0]!r}{hint}; see BenchConfig's fields")
     config = replace(BenchConfig(preset=name), **PRESETS[name])
-    return replace(config, **overrides)
+    config = replace(config, **overrides)
+    check_config(config)
+    return config
+
+
+_POSITIVE_INTS = [
+    "repeats",
+    "num_hiddens",
+    "batch_size",
+    "num_steps",
+    "cost_batches",
+    "train_runs",
+    "heldout_runs",
+    "train_epochs",
+    "recall_delay",
+    "recall_keys",
+    "recall_num_steps",
+    "recall_episodes",
+    "recall_epochs",
+    "batching_num_steps",
+    "batching_runs",
+    "batching_epochs",
+]
+_STRATEGY_LISTS = ("strategies", "recall_strategies", "batching_strategies")
+
+
+def check_config(config: BenchConfig) -> None:
+    """Every setting of ``config`` has its type and range; one ``UsageError`` line otherwise.
+
+    The checks that need the strategies parsed (``carry``, tbptt spans) are in
+    ``rnn_autograd.bench.cost.validate``, which calls this first.
+    """
+    if not isinstance(config, BenchConfig):
+        raise UsageError(
+            f"run_bench takes a BenchConfig (from preset(...)); got {type(config).__name__}"
+        )
+    for name in _POSITIVE_INTS:
+        check_int(getattr(config, name), name)
+    check_int(config.seed, "seed", lo=0, hi=SEED_MAX)
+    if config.threads is not None:
+        check_int(config.threads, "threads", lo=1, hi=cpu_threads())
+    if config.max_chars is not None:
+        check_int(config.max_chars, "max_chars")
+    check_float(config.lr, "lr", lo=0, lo_open=True)
+    check_float(config.recall_lr, "recall_lr", lo=0, lo_open=True)
+    check_float(config.clip, "clip", lo=0, lo_open=True)
+    check_float(config.batching_lr_decay, "batching_lr_decay", lo=0, hi=1, lo_open=True)
+    for name in ("windows", "batching_sizes", *_STRATEGY_LISTS):
+        value = getattr(config, name)
+        if isinstance(value, str) or not isinstance(value, tuple | list) or not value:
+            raise UsageError(f"{name} must be a non-empty tuple; got {value!r}")
+    for name in ("windows", "batching_sizes"):
+        for k in getattr(config, name):
+            check_int(k, f"an entry of {name}")
+    for name in ("cell", "recall_cell"):
+        if getattr(config, name) not in ("rnn", "gru", "lstm"):
+            raise UsageError(f"{name} must be rnn, gru or lstm; got {getattr(config, name)!r}")
+    if config.optimizer not in ("sgd", "adam"):
+        raise UsageError(f"optimizer must be sgd or adam; got {config.optimizer!r}")
+    if not isinstance(config.device, str) or not (
+        config.device in ("cpu", "cuda") or config.device.startswith("cuda:")
+    ):
+        raise UsageError(f"device must be cpu or cuda; got {config.device!r}")
+    if not isinstance(config.data, str) or not (
+        config.data == "seed" or Path(config.data).is_file()
+    ):
+        raise UsageError(f"data must be 'seed' or an existing text file; got {config.data!r}")
+    # a lower bound on the cost sections' time: every repeat trains each strategy for
+    # cost_batches batches (and the window sweep as many), each at least one step's overhead
+    batches = config.repeats * config.cost_batches * (len(config.strategies) + len(config.windows))
+    check_seconds(batches * STEP_FLOOR_S, "the cost sections", JOB_BUDGET_S, "use fewer repeats")

@@ -29,7 +29,7 @@ from ..pipeline.data import counting_sequence, sequential_batches
 from ..pipeline.model import RNNModel
 from ..pipeline.state import TBPTT, Window, parse_strategy
 from ..pipeline.training import train
-from .config import BenchConfig
+from .config import BenchConfig, check_config
 
 __all__ = ["cost_section", "least_squares", "measure_run", "validate", "window_section"]
 
@@ -38,6 +38,7 @@ SEED_VOCAB, RUN_LENGTH = 20, 5  # the notebook's 20 classes; runs of 5
 
 def validate(config: BenchConfig) -> None:
     """Check a configuration before any work; ``UsageError`` names what is wrong."""
+    check_config(config)
     groups = [
         (set(config.strategies) | {f"window:{k}" for k in config.windows}, config.num_steps),
         (set(config.recall_strategies), config.recall_num_steps),
@@ -48,7 +49,8 @@ def validate(config: BenchConfig) -> None:
             strategy = parse_strategy(spec)  # raises UsageError for an unknown form
             if strategy.spec == "carry":
                 raise UsageError(
-                    "'carry' fails on its second batch by design; it cannot be benchmarked"
+                    "'carry' fails on its second batch by design, so it cannot be benchmarked; "
+                    "drop it from the strategies"
                 )
             if isinstance(strategy, TBPTT):
                 strategy._spans(num_steps)  # K1, K2 multiples of num_steps, else UsageError
@@ -56,10 +58,31 @@ def validate(config: BenchConfig) -> None:
         raise UsageError(
             f"repeats and cost batches must be >= 1; got {config.repeats}, {config.cost_batches}"
         )
+    if config.data != "seed":
+        _check_text_length(config)
     if not config.recall_num_steps < config.recall_delay:
         raise UsageError(
             f"the recall task needs num_steps < delay (a dependency longer than a batch); "
             f"got recall num_steps={config.recall_num_steps}, delay={config.recall_delay}"
+        )
+
+
+def _check_text_length(config: BenchConfig) -> None:
+    """A text file long enough for every cost measurement (whole periods, at least two) and
+    for one held-out batch in its last tenth (the learning section)."""
+    from ..pipeline.corpus import load_char_corpus
+
+    have = len(load_char_corpus(config.data, max_chars=config.max_chars).ids)
+    specs = [*config.strategies, *(f"window:{k}" for k in config.windows)]
+    periods = [_period(s, config.num_steps) for s in specs]
+    most = max(max(math.ceil(config.cost_batches / p), 2) * p for p in periods)
+    batch_tokens = config.batch_size * config.num_steps
+    need = max(most * batch_tokens + 1, 10 * (batch_tokens + 1))
+    if have < need:
+        raise UsageError(
+            f"data {config.data}: {have} characters after normalising are too few for the "
+            f"benchmark's batches ({need} needed at batch size {config.batch_size} x "
+            f"{config.num_steps} steps); give a longer text file, or use the seed data"
         )
 
 

@@ -30,7 +30,6 @@ its ``on_batch`` hook; nothing here changes how a strategy trains.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from ..pipeline.outputs import check_output_dir, write_json
 from .config import BenchConfig
 from .cost import cost_section, validate, window_section
 from .learning import batching_section, learning_section, recall_section
@@ -93,11 +93,10 @@ def run_bench(config: BenchConfig) -> dict:
 
 def write_results(results: dict, out_dir: str | Path) -> Path:
     """Write ``results.json`` into ``out_dir``; returns its path."""
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, "out_dir")
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    path.write_text(json.dumps(results, indent=1, default=_jsonable) + "\n", encoding="utf-8")
-    return path
+    # valid JSON always: a non-finite figure is written as null and listed under "non_finite"
+    return write_json(out / "results.json", results, indent=1, default=_jsonable)
 
 
 def _jsonable(value):

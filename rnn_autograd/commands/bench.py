@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 from ..errors import UsageError
+from ..pipeline.outputs import check_output_dir
 from ..pipeline.state import STRATEGY_FORMS
+from ._validate import seed, whole
 
 __all__ = ["register"]
 
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--data", default="seed", help="'seed' (the notebook's data) or a text file")
-    p.add_argument("--repeats", type=int, help="interleaved repeats of the cost measurements")
+    p.add_argument("--repeats", type=whole(1), help="interleaved repeats of the cost measurements")
     size = p.add_mutually_exclusive_group()
     size.add_argument(
         "--quick", action="store_true", help="small sizes: under a minute on two cores"
@@ -43,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--preset", choices=("tiny", "quick", "full"), default=None, help="sizes (default: full)"
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_bench)
 
@@ -68,14 +70,17 @@ def _strategies(text: str) -> tuple[str, ...]:
 
 def _bench(args: argparse.Namespace) -> int:
     from ..bench import preset, run_bench, write_report, write_results
+    from ..bench.cost import validate
 
     name = "quick" if args.quick else (args.preset or "full")
+    out = check_output_dir(args.out)  # before the benchmark, not after it
+    for file in ("results.json", "report.md"):
+        if (out / file).is_dir():
+            raise UsageError(f"--out {str(out)!r}: {out / file} is a folder; choose another --out")
     overrides: dict = {"seed": args.seed, "device": args.device, "quiet": args.quiet}
     if args.repeats is not None:
-        if args.repeats < 1:
-            raise UsageError(f"--repeats must be >= 1; got {args.repeats}")
         overrides["repeats"] = args.repeats
-    if args.strategies:
+    if args.strategies is not None:
         overrides["strategies"] = _strategies(args.strategies)
     if args.data != "seed":
         if not Path(args.data).is_file():
@@ -83,13 +88,27 @@ def _bench(args: argparse.Namespace) -> int:
         overrides["data"] = str(Path(args.data).resolve())
     if args.device not in ("cpu", "cuda") and not args.device.startswith("cuda:"):
         raise UsageError(f"--device must be cpu or cuda; got {args.device!r}")
-    config = preset(name, **overrides)
+    try:
+        config = preset(name, **overrides)
+    except UsageError as exc:  # the library names its settings; say the option instead
+        raise UsageError(_as_option(str(exc))) from None
+    validate(config)  # strategies against num_steps, carry: before the benchmark starts
     t0 = time.perf_counter()
     results = run_bench(config)
-    out = Path(args.out)
     paths = [write_results(results, out), *write_report(results, out).values()]
     if not args.quiet:
         print(f"[bench] finished in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     for path in paths:
         print(path)
     return 0
+
+
+def _as_option(message: str) -> str:
+    for setting, option in (
+        ("repeats", "--repeats"),
+        ("seed", "--seed"),
+        ("strategies", "--strategies"),
+    ):
+        if message.startswith(f"{setting} "):
+            return option + message[len(setting) :]
+    return message

@@ -14,6 +14,7 @@ import textwrap
 from ..diagnose.explain import Match, match_text
 from ..errors import UsageError
 from ..spec import get_case
+from ._validate import whole
 
 __all__ = ["format_match", "register"]
 
@@ -35,16 +36,39 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="TEXT",
         help="the error message; '-' or nothing reads a traceback from standard input",
     )
-    p.add_argument("--limit", "-n", type=int, default=5, help="show at most N cases (default 5)")
+    p.add_argument(
+        "--limit", "-n", type=whole(1), default=5, help="show at most N cases (default 5)"
+    )
     p.set_defaults(func=_explain)
 
 
 def _read(args: argparse.Namespace) -> str:
     if args.text and args.text != ["-"]:
         return " ".join(args.text)
+    if sys.stdin is None:  # started with standard input closed
+        raise UsageError("standard input is closed; pass the message as TEXT")
     if not args.text and sys.stdin.isatty():
         raise UsageError("no error given; pass the message as TEXT, or '-' to read a traceback")
-    return sys.stdin.read()
+    return _stdin_text()
+
+
+def _stdin_text() -> str:
+    """Standard input as text, whatever its encoding: bytes that are not UTF-8 are replaced
+    (a traceback in another encoding still names its exception); NUL bytes mean it is binary."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream with no bytes underneath (tests, IDEs)
+        try:
+            data = sys.stdin.read()
+        except UnicodeDecodeError:
+            raise UsageError(_NOT_TEXT) from None
+    else:
+        data = stream.read().decode("utf-8", errors="replace")
+    if "\x00" in data:
+        raise UsageError(_NOT_TEXT)
+    return data
+
+
+_NOT_TEXT = "standard input is binary data, not text; pipe an error message or a traceback into '-'"
 
 
 def format_match(rank: int, m: Match) -> str:
@@ -63,8 +87,6 @@ def format_match(rank: int, m: Match) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise UsageError(f"--limit must be at least 1, got {args.limit}")
     text = _read(args)
     if not text.strip():
         raise UsageError("the error text is empty; pass a message, or pipe a traceback into '-'")

@@ -7,8 +7,10 @@ import argparse
 import torch
 
 from ..errors import UsageError
+from ..pipeline.bounds import PREDICT_BUDGET_S, most_predict_steps
 from ..pipeline.device import DEVICES, resolve_device
-from ..pipeline.prediction import load_for_prediction, parse_prefix, predict
+from ..pipeline.prediction import load_for_prediction, parse_prefix, predict, seconds_per_step
+from ._validate import number, seed, whole
 
 __all__ = ["register"]
 
@@ -25,20 +27,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="token ids separated by spaces for the seed data ('1 2 3'); text for a text corpus",
     )
-    p.add_argument("--steps", type=int, default=10, help="how many tokens to predict")
+    p.add_argument("--steps", type=whole(0), default=10, help="how many tokens to predict")
     p.add_argument("--sample", action="store_true", help="sample instead of taking the argmax")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--seed", type=int, default=0, help="seeds sampling")
+    p.add_argument(
+        "--temperature", type=number(0, lo_open=True), help="with --sample (default 1.0)"
+    )
+    p.add_argument("--top-k", type=whole(1), help="with --sample: only the K most likely")
+    p.add_argument("--seed", type=seed, default=0, help="seeds sampling")
     p.add_argument("--device", choices=DEVICES, default="cpu")
     p.set_defaults(func=_predict)
 
 
 def _predict(args: argparse.Namespace) -> int:
-    if args.steps < 0:
-        raise UsageError(f"--steps must be >= 0; got {args.steps}")
+    if not args.sample:
+        for option, value in (("--temperature", args.temperature), ("--top-k", args.top_k)):
+            if value is not None:
+                raise UsageError(
+                    f"{option} shapes sampling, and without --sample the argmax is taken: add "
+                    f"--sample, or drop {option}"
+                )
+    if args.prefix == "":
+        raise UsageError("--prefix is empty; give token ids ('1 2 3') or text to continue")
     device = resolve_device(args.device)
     model, vocab, cfg = load_for_prediction(args.checkpoint, device)
+    # what an hour allows: the least of the library's bound and one from a few timed steps
+    per_step = seconds_per_step(model, device)
+    most = min(
+        most_predict_steps(sum(p.numel() for p in model.parameters())),
+        int(PREDICT_BUDGET_S / max(per_step, 1e-9)),
+    )
+    if args.steps > most:
+        raise UsageError(
+            f"--steps {args.steps}: at {per_step * 1e6:.0f} us a token on this machine now, "
+            f"that takes more than an hour (or more memory than is free); use at most "
+            f"--steps {most}"
+        )
     prefix = args.prefix
     if vocab is not None and cfg.get("lower", True):
         prefix = prefix.lower()  # the corpus was lower-cased when the vocabulary was built
@@ -49,7 +72,7 @@ def _predict(args: argparse.Namespace) -> int:
         ids,
         args.steps,
         greedy=not args.sample,
-        temperature=args.temperature,
+        temperature=args.temperature or 1.0,
         top_k=args.top_k,
         generator=generator,
         device=device,

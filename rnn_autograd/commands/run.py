@@ -62,7 +62,8 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
     except OSError as exc:
         # python's own words: "can't open file '...': [Errno 2] No such file or directory"
         raise UsageError(
-            f"can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}"
+            f"can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}; "
+            "give the path of a Python script"
         ) from None
     try:
         code = compile(source, path, "exec", dont_inherit=True)

@@ -9,6 +9,7 @@ import textwrap
 
 import torch
 
+from ..errors import UsageError
 from ..spec import all_cases, check, get_case
 
 __all__ = ["register"]
@@ -43,7 +44,13 @@ def _selected(args: argparse.Namespace):
     if getattr(args, "ids", None):
         chosen = [get_case(i) for i in args.ids]
         if args.family:
+            all_cases(args.family)  # an unknown family: the closest names
             chosen = [c for c in chosen if c.family == args.family]
+            if not chosen:
+                raise UsageError(
+                    f"--family {args.family}: none of the ids given is of that family; drop "
+                    f"--family, or give ids that start with '{args.family}/'"
+                )
         return chosen
     return all_cases(args.family)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 from pathlib import Path
 
@@ -11,53 +11,78 @@ import torch
 
 from ..errors import UsageError
 from ..pipeline import distributed
+from ..pipeline.bounds import (
+    available_memory,
+)
+from ..pipeline.checkpoint import load_checkpoint
+from ..pipeline.checkpoint_contents import check_resumable
 from ..pipeline.corpus import load_char_corpus
 from ..pipeline.data import BATCHINGS, counting_sequence, make_batches
 from ..pipeline.device import DEVICES, resolve_device
 from ..pipeline.model import CELLS, RNNModel
-from ..pipeline.state import STRATEGY_FORMS, StateGraphError, parse_strategy
-from ..pipeline.training import OPTIMIZERS, NonFiniteLossError, train
+from ..pipeline.outputs import RunLock, check_output_dir, write_json
+from ..pipeline.state import STRATEGY_FORMS, TBPTT, StateGraphError, parse_strategy
+from ..pipeline.training import OPTIMIZERS, NonFiniteLossError, make_optimizer, train
+from ._validate import check_sizes, number, resumed_config, seed, threads, whole
 
 __all__ = ["register"]
 
 # the notebook's synthetic data: runs of 5 integers starting in [0, 10]; 20 classes, 20 steps
 SEED_VOCAB, SEED_STEPS = 20, 20
 RUN_LENGTH, LOW, HIGH = 5, 0, 10
+# with SGD one step moves a weight by lr times its gradient (at most --clip in norm): a learning
+# rate above this throws the weights far past any useful range in one step, a typo not a setting
+LR_MAX = 1000.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train an RNN language model; write DIR/metrics.json and DIR/checkpoint.pt",
-        description="Train on the notebook's synthetic data (--data seed) or a UTF-8 text file.",
+        description=(
+            "Train on the notebook's synthetic data (--data seed) or a UTF-8 text file. With "
+            "--resume the run continues from DIR/checkpoint.pt with its own data, model, "
+            "strategy, batching, optimizer and seed (giving another value is refused); --lr, "
+            "--lr-decay and --clip may be changed, --epochs is the total to reach."
+        ),
     )
-    p.add_argument("--data", default="seed", help="'seed' (the notebook's data) or a text file")
+    p.add_argument("--data", help="'seed' (the notebook's data, the default) or a text file")
     p.add_argument("--out", required=True, metavar="DIR", help="where metrics and checkpoint go")
-    p.add_argument("--cell", choices=sorted(CELLS), default="rnn")
-    p.add_argument("--strategy", default="detach", help=f"one of: {STRATEGY_FORMS}")
-    p.add_argument("--batching", choices=BATCHINGS, default="sequential")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--cell", choices=sorted(CELLS), help="default: rnn")
+    p.add_argument("--strategy", help=f"one of: {STRATEGY_FORMS} (default: detach)")
+    p.add_argument("--batching", choices=BATCHINGS, help="default: sequential")
+    p.add_argument("--epochs", type=whole(1), default=10, help="epochs in total (default 10)")
     p.add_argument(
-        "--batch-size", type=int, help="default: seed 10 (50 with windows, the notebook's); text 32"
+        "--batch-size",
+        type=whole(1),
+        help="default: seed 10 (50 with windows, the notebook's); text 32",
     )
-    p.add_argument("--num-steps", type=int, help="default: seed 20 (the notebook's); text 35")
-    p.add_argument("--hidden", type=int, default=256, help="hidden units (default 256)")
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--lr", type=float, default=1.0)
+    p.add_argument("--num-steps", type=whole(1), help="default: seed 20 (the notebook's); text 35")
+    p.add_argument("--hidden", type=whole(1), help="hidden units (default 256)")
+    p.add_argument("--layers", type=whole(1), help="default 1")
+    p.add_argument("--lr", type=number(0, LR_MAX, lo_open=True), help="default 1.0")
     p.add_argument(
-        "--lr-decay", type=float, default=1.0, help="multiply the lr by this after every epoch"
+        "--lr-decay",
+        type=number(0, 1, lo_open=True),
+        help="multiply the lr by this after every epoch (default 1)",
     )
-    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm; 0: no clipping")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--clip", type=number(0), help="max gradient norm; 0: no clipping (default 1.0)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: sgd")
     p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--seed", type=int, default=0, help="seeds the data, the weights and batching")
+    p.add_argument("--seed", type=seed, help="seeds the data, the weights and batching (default 0)")
     p.add_argument(
-        "--runs", type=int, default=10000, help="seed data: runs of 5 (the notebook had 200)"
+        "--runs", type=whole(1), help="seed data: runs of 5 (default 10000; the notebook had 200)"
     )
-    p.add_argument("--max-chars", type=int, help="text data: keep only the first characters")
-    p.add_argument("--eval-fraction", type=float, default=0.1, help="text data: the held-out tail")
+    p.add_argument("--max-chars", type=whole(1), help="text data: keep only the first characters")
     p.add_argument(
-        "--threads", type=int, help="torch's CPU threads (default: torch's choice); 1 on a busy CPU"
+        "--eval-fraction",
+        type=number(0, 0.99),
+        help="text data: the held-out tail (default 0.1)",
+    )
+    p.add_argument(
+        "--threads",
+        type=threads,
+        help="torch's CPU threads (default: torch's choice); 1 on a busy CPU",
     )
     p.add_argument(
         "--nproc",
@@ -67,39 +92,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--port", type=int, default=0, help="with --nproc: the rendezvous port (0: free)"
     )
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    run = p.add_mutually_exclusive_group()
+    run.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    run.add_argument("--overwrite", action="store_true", help="replace the run DIR already holds")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
 
+DEFAULTS = {
+    "data": "seed",
+    "cell": "rnn",
+    "strategy": "detach",
+    "batching": "sequential",
+    "hidden": 256,
+    "layers": 1,
+    "lr": 1.0,
+    "lr_decay": 1.0,
+    "clip": 1.0,
+    "optimizer": "sgd",
+    "seed": 0,
+    "runs": 10000,
+    "eval_fraction": 0.1,
+}
+
+
+def _given(args: argparse.Namespace, key: str):
+    return getattr(args, key, None)
+
+
 def _config(args: argparse.Namespace) -> dict:
-    seed_data = args.data == "seed"
-    batch = args.batch_size or ((50 if args.batching == "windows" else 10) if seed_data else 32)
+    """The run's configuration from the options, defaults filled in."""
+    get = {k: (_given(args, k) if _given(args, k) is not None else v) for k, v in DEFAULTS.items()}
+    seed_data = get["data"] == "seed"
+    if get["data"] == "":
+        raise UsageError("--data is empty; give 'seed' or a UTF-8 text file")
+    batch = args.batch_size or ((50 if get["batching"] == "windows" else 10) if seed_data else 32)
     return {
-        "data": args.data if seed_data else str(Path(args.data).resolve()),
-        "cell": args.cell,
-        "strategy": args.strategy,
-        "batching": args.batching,
+        **get,
+        "data": get["data"] if seed_data else str(Path(get["data"]).resolve()),
         "batch_size": batch,
         "num_steps": args.num_steps or (SEED_STEPS if seed_data else 35),
-        "hidden": args.hidden,
-        "layers": args.layers,
-        "lr": args.lr,
-        "lr_decay": args.lr_decay,
-        "clip": args.clip or None,
-        "optimizer": args.optimizer,
-        "seed": args.seed,
-        "runs": args.runs,
+        "clip": get["clip"] or None,
         "max_chars": args.max_chars,
-        "eval_fraction": args.eval_fraction,
     }
 
 
 def _load_data(cfg: dict):
     """Training tokens, held-out tokens, vocabulary size, Vocab (None for integer tokens)."""
     if cfg["data"] == "seed":
-        if cfg["runs"] < 1:
-            raise UsageError(f"--runs must be >= 1; got {cfg['runs']}")
         tokens = counting_sequence(cfg["runs"], RUN_LENGTH, LOW, HIGH, seed=cfg["seed"])
         held = counting_sequence(max(200, cfg["runs"] // 4), RUN_LENGTH, LOW, HIGH, cfg["seed"] + 1)
         return tokens, held, SEED_VOCAB, None
@@ -133,29 +173,82 @@ def _limits(cfg: dict, held_batches) -> dict | None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    ckpt_path = out / "checkpoint.pt"
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be >= 1; got {args.epochs}")
+    out = check_output_dir(args.out)
+    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.json"
+    for path in (ckpt_path, metrics_path):
+        if path.is_dir():
+            raise UsageError(f"--out {str(out)!r}: {path} is a folder; choose another --out")
+    done, notes = 0, []
     if args.resume:
-        from ..pipeline.checkpoint import load_checkpoint
-
         if not ckpt_path.is_file():
-            raise UsageError(f"nothing to resume: {ckpt_path} not found")
-        cfg = load_checkpoint(ckpt_path)["config"]  # the run continues as it was configured
+            raise UsageError(f"--resume: nothing to resume, {ckpt_path} not found; drop --resume")
+        ckpt = load_checkpoint(ckpt_path)
+        cfg, notes = resumed_config(args, ckpt, ckpt_path, DEFAULTS)
+        done = ckpt.get("epoch")
+        if isinstance(done, int) and args.epochs < done:
+            raise UsageError(
+                f"--epochs {args.epochs}: the run in {out} has already trained {done} epochs; "
+                f"--epochs is the total, so give --epochs {done + 1} or more to continue it"
+            )
     else:
+        if (ckpt_path.exists() or metrics_path.exists()) and not args.overwrite:
+            raise UsageError(
+                f"--out {str(out)!r} already holds a run; continue it with --resume, replace it "
+                f"with --overwrite, or choose another --out"
+            )
         cfg = _config(args)
     if cfg["data"] != "seed" and not Path(cfg["data"]).is_file():
-        raise UsageError(f"--data: file not found: {cfg['data']} (or use --data seed)")
+        what = "not a regular file" if Path(cfg["data"]).exists() else "file not found"
+        raise UsageError(f"--data: {what}: {cfg['data']}; give a UTF-8 text file or --data seed")
     strategy = parse_strategy(cfg["strategy"])
+    if isinstance(strategy, TBPTT):
+        strategy._spans(cfg["num_steps"])  # K1, K2 multiples of --num-steps, else UsageError
     device = resolve_device(args.device)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads must be >= 1; got {args.threads}")
-        torch.set_num_threads(args.threads)
+    if cfg["data"] == "seed":  # the counting sequence is built in memory: 16 bytes a token
+        fits = available_memory() // (16 * RUN_LENGTH * 5 // 4)  # and a quarter more held out
+        if cfg["runs"] > fits:
+            raise UsageError(
+                f"--runs {cfg['runs']}: the data would not fit in the memory free now; use at "
+                f"most --runs {fits}"
+            )
     tokens, held, vocab_size, vocab = _load_data(cfg)
     kind, bs, steps, seed = cfg["batching"], cfg["batch_size"], cfg["num_steps"], cfg["seed"]
-    make_batches(kind, tokens, bs, steps, seed)  # a corpus too short fails here, before training
+    try:  # a corpus too short fails here, before training
+        make_batches(kind, tokens, bs, steps, seed)
+    except UsageError as exc:
+        raise UsageError(
+            f"--batch-size {bs} and --num-steps {steps} do not fit the data: {exc}; use smaller "
+            f"ones or more data"
+        ) from None
+    check_sizes(cfg, tokens, vocab_size, args.epochs)
+    if args.resume and (vocab.tokens if vocab else None) != ckpt.get("vocab"):
+        raise UsageError(
+            f"--data {cfg['data']}: the text changed since the run in {out} started (its "
+            f"vocabulary differs from the checkpoint's); restore the file, or train afresh "
+            f"with --overwrite"
+        )
+    if args.resume:  # every entry the resumed run reads, checked before any work
+        model_config = {
+            "vocab_size": vocab_size,
+            "num_hiddens": cfg["hidden"],
+            "cell": cfg["cell"],
+            "num_layers": cfg["layers"],
+        }
+        check_resumable(
+            ckpt_path,
+            ckpt,
+            model_config,
+            cfg["optimizer"],
+            parse_strategy(cfg["strategy"]),
+            make_optimizer,
+        )
+    if args.resume and args.epochs == done:
+        print(
+            f"rnn-autograd train: the run in {out} has already trained {done} epochs "
+            f"(--epochs {args.epochs}); nothing to do",
+            file=sys.stderr,
+        )
+        return 0
     if args.nproc is not None and not distributed.launched():
         distributed.check_world(args.nproc, bs)
         if args.nproc > 1:  # this process starts the ranks; each runs _train again, as one rank
@@ -165,6 +258,26 @@ def _train(args: argparse.Namespace) -> int:
         held_batches = make_batches(kind, held, bs, steps, seed) if held else None
     except UsageError:
         held_batches = None  # a held-out tail too short for one batch: no evaluation
+    for note in notes:
+        print(note, file=sys.stderr)
+    main = ranks is None or ranks.main
+    # One training at a time writes into this folder; under DDP rank 0 writes, so it holds the lock.
+    with RunLock(out) if main else contextlib.nullcontext():
+        if args.overwrite and main:  # the old run goes only once the new one is sure to start
+            ckpt_path.unlink(missing_ok=True)
+            metrics_path.unlink(missing_ok=True)
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        return _run(
+            args, cfg, out, device, strategy, tokens, held, held_batches, vocab_size, vocab, ranks
+        )
+
+
+def _run(
+    args, cfg, out, device, strategy, tokens, held, held_batches, vocab_size, vocab, ranks
+) -> int:
+    ckpt_path = out / "checkpoint.pt"
+    kind, bs, steps, seed = cfg["batching"], cfg["batch_size"], cfg["num_steps"], cfg["seed"]
     torch.manual_seed(seed)
     model = RNNModel(vocab_size, cfg["hidden"], cfg["cell"], cfg["layers"])
     try:
@@ -198,11 +311,10 @@ def _train(args: argparse.Namespace) -> int:
         "device": str(device),
         "torch": torch.__version__,
     }
-    out.mkdir(parents=True, exist_ok=True)
     if ranks is not None:
         metrics["processes"] = ranks.world_size
     if ranks is None or ranks.main:  # the other ranks' figures are the same (summed over all)
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        write_json(out / "metrics.json", metrics)
     e = history.epochs[-1]
     held_txt = f", held-out {e.eval_perplexity:.3f}" if e.eval_perplexity is not None else ""
     print(

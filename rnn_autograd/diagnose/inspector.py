@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from ..errors import UsageError
 from .saved_tensors import SavedTensorInfo, TensorNamer, layout, saved_tensors_of
 
 __all__ = ["GraphReport", "NodeInfo", "SavedTensorInfo", "inspect_graph", "names_in_frame"]
@@ -122,6 +123,16 @@ def inspect_graph(
     ``names`` labels tensors (leaves, saved tensors, roots) by identity, or failing that by the
     same view of the same storage (a saved output is a different object over the same memory).
     """
+    for i, t in enumerate(tensors):
+        if not isinstance(t, torch.Tensor):
+            raise UsageError(
+                f"inspect_graph takes tensors (e.g. the loss); argument {i + 1} is a "
+                f"{type(t).__name__}"
+            )
+    if names is not None and not isinstance(names, Mapping):
+        raise UsageError(f"names must be a mapping of name to tensor; got {type(names).__name__}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise UsageError(f"limit must be a whole number >= 1 (nodes to list); got {limit!r}")
     namer = TensorNamer(names or {})
     ids: dict[Any, str] = {}
     nodes: list[NodeInfo] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import UsageError
+from .bounds import check_int, check_memory
 
 __all__ = ["UNK", "Corpus", "Vocab", "load_char_corpus"]
 
@@ -37,8 +39,8 @@ class Vocab:
     @classmethod
     def from_tokens(cls, tokens: Sequence[str]) -> Vocab:
         """The vocabulary whose id order is exactly ``tokens`` (which starts with ``<unk>``)."""
-        if not tokens or tokens[0] != UNK:
-            raise ValueError(f"a stored vocabulary starts with {UNK!r}")
+        if isinstance(tokens, str) or not tokens or tokens[0] != UNK:
+            raise UsageError(f"a stored vocabulary is a list of tokens that starts with {UNK!r}")
         v = cls()
         v.tokens = list(tokens)
         v._index = {t: i for i, t in enumerate(v.tokens)}
@@ -114,19 +116,31 @@ def load_char_corpus(
     tokens. ``max_chars`` keeps the first characters of the normalised text (for quick runs).
     A missing, unreadable or empty file is a ``UsageError``.
     """
+    if not isinstance(path, str | os.PathLike) or str(path) == "":
+        raise UsageError(f"the corpus must be a text file path; got {path!r}")
+    if max_chars is not None:
+        check_int(max_chars, "max_chars")
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"corpus {p} is a folder; give a UTF-8 text file")
     if not p.is_file():
         raise UsageError(f"corpus file not found: {p}")
+    # the text, its normalised copy and a list of ids: far more than the file's bytes
+    check_memory(40 * p.stat().st_size, f"the corpus {p}", "use a smaller file")
     try:
         raw = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(
-            f"corpus file {p} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from exc
+            f"corpus file {p} is not UTF-8 text ({exc.reason} at byte {exc.start}); give a UTF-8 text file"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read corpus file {p}: {os.strerror(exc.errno or 0)}") from None
+    if "\x00" in raw:
+        raise UsageError(
+            f"corpus file {p} holds NUL bytes: it is binary, not text; give a UTF-8 text file"
+        )
     text = normalise(raw, lower=lower, letters_only=letters_only)
     if max_chars is not None:
-        if max_chars < 1:
-            raise UsageError(f"max_chars must be >= 1; got {max_chars}")
         text = text[:max_chars]
     if not text:
         raise UsageError(f"corpus file {p} has no characters left after normalising")

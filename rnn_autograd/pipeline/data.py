@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from ..errors import UsageError
+from .bounds import check_int, check_memory
 
 __all__ = [
     "BATCHINGS",
@@ -56,6 +57,13 @@ def counting_sequence(
     >>> counting_sequence(num_runs=2, seed=1)
     [2, 3, 4, 5, 6, 9, 10, 11, 12, 13]
     """
+    num_runs, run_length = check_int(num_runs, "num_runs"), check_int(run_length, "run_length")
+    low, high = check_int(low, "low", lo=0), check_int(high, "high", lo=0)
+    check_int(seed, "seed", lo=None)
+    # a Python list of ints and then a LongTensor of them: about 16 bytes per token
+    check_memory(
+        16 * num_runs * run_length, f"{num_runs} runs of {run_length} tokens", "use fewer runs"
+    )
     if num_runs < 1 or run_length < 1 or high < low:
         raise UsageError(
             f"counting_sequence needs num_runs >= 1, run_length >= 1 and low <= high; "
@@ -70,13 +78,33 @@ def counting_sequence(
 
 
 def _as_tokens(tokens: Sequence[int] | torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(tokens, dtype=torch.long)
+    if isinstance(tokens, str | bytes):
+        raise UsageError(
+            "tokens must be a sequence of integer ids, not text; encode it with a Vocab"
+        )
+    try:
+        # no dtype asked for: floats stay floats, so that 0.5 is refused, not cut to 0
+        t = torch.as_tensor(tokens)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise UsageError(
+            f"tokens must be a 1-D sequence of integer ids (a list or a LongTensor); got "
+            f"{type(tokens).__name__}"
+        ) from None
+    if t.numel() == 0:
+        t = t.long()  # torch.as_tensor([]) is float32: an empty list has no dtype to refuse
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise UsageError(f"tokens must be integer ids; got {t.dtype} values")
+    t = t.long()
     if t.dim() != 1:
         raise UsageError(f"tokens must be a 1-D sequence of ids; got shape {tuple(t.shape)}")
+    if len(t) and int(t.min()) < 0:
+        raise UsageError(f"tokens must be ids >= 0; got {int(t.min())}")
     return t
 
 
 def _check_sizes(batch_size: int, num_steps: int) -> None:
+    check_int(batch_size, "batch_size")
+    check_int(num_steps, "num_steps")
     if batch_size < 1 or num_steps < 1:
         raise UsageError(
             f"batch_size and num_steps must be >= 1; got batch_size={batch_size}, num_steps={num_steps}"
@@ -145,6 +173,7 @@ def sequential_batches(
     """
     t = _as_tokens(tokens)
     _check_sizes(batch_size, num_steps)
+    check_int(offset, "offset", lo=0)
     if not 0 <= offset < max(len(t), 1):
         raise UsageError(f"offset must lie in [0, {len(t) - 1}]; got {offset}")
     row_len = (len(t) - offset - 1) // batch_size
@@ -177,6 +206,7 @@ def random_batches(
     """
     t = _as_tokens(tokens)
     _check_sizes(batch_size, num_steps)
+    check_int(seed, "seed", lo=None)
     rng = random.Random(seed)
     offset = rng.randint(0, num_steps - 1)
     num_subseqs = max(len(t) - offset - 1, 0) // num_steps
@@ -207,6 +237,7 @@ def make_batches(
     seed: int = 0,
 ) -> Batches:
     """Batches by name: ``"sequential"``, ``"windows"`` or ``"random"`` (``seed`` for random)."""
+    check_int(seed, "seed", lo=None)
     if kind == "sequential":
         return sequential_batches(tokens, batch_size, num_steps)
     if kind == "windows":

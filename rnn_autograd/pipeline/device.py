@@ -15,6 +15,8 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` (or None): CUDA when available, else CPU; ``"cuda"`` without CUDA is an error."""
     if isinstance(name, torch.device):
         return name
+    if name is not None and not isinstance(name, str):
+        raise UsageError(f"device must be auto, cpu, cuda or a torch.device; got {name!r}")
     name = (name or "auto").strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

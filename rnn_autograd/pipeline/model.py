@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UsageError
+from .bounds import check_int, check_model_size
 from .fused_rnn import fused_embedding_tanh_rnn
 
 __all__ = ["CELLS", "RNNModel", "State", "map_state"]
@@ -53,13 +54,15 @@ class RNNModel(nn.Module):
         fused: bool | None = None,
     ):
         super().__init__()
-        if cell not in CELLS:
+        if not isinstance(cell, str) or cell not in CELLS:
             raise UsageError(f"unknown cell {cell!r}; expected one of: {', '.join(CELLS)}")
-        if vocab_size < 1 or num_hiddens < 1 or num_layers < 1:
-            raise UsageError(
-                f"vocab_size, num_hiddens and num_layers must be >= 1; got "
-                f"{vocab_size}, {num_hiddens}, {num_layers}"
-            )
+        vocab_size = check_int(vocab_size, "vocab_size")
+        num_hiddens = check_int(num_hiddens, "num_hiddens")
+        num_layers = check_int(num_layers, "num_layers")
+        if fused not in (None, True, False):
+            raise UsageError(f"fused must be None, True or False; got {fused!r}")
+        # before torch allocates: a size beyond the free memory is one line, not an allocator error
+        check_model_size(vocab_size, num_hiddens, num_layers, cell)
         self.cell = cell
         self.vocab_size = vocab_size
         self.num_hiddens = num_hiddens

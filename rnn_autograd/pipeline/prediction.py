@@ -9,6 +9,8 @@ express tokens of 10 and above) or text through a ``Vocab``.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +18,16 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .bounds import check_float, check_int, check_predict_steps
 from .corpus import Vocab
 
-__all__ = ["load_for_prediction", "parse_prefix", "predict", "predict_text"]
+__all__ = [
+    "load_for_prediction",
+    "parse_prefix",
+    "predict",
+    "predict_text",
+    "seconds_per_step",
+]
 
 
 def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list[int]:
@@ -52,7 +61,7 @@ def _check_ids(ids: Sequence[int], vocab_size: int) -> None:
         if not 0 <= i < vocab_size:
             hint = " (ids are separated by spaces: '1 2 3', not '123')" if i >= 10 else ""
             raise UsageError(
-                f"prefix token {i} is outside the vocabulary 0 .. {vocab_size - 1}{hint}"
+                f"prefix token {i} is outside the vocabulary: give ids from 0 to {vocab_size - 1}{hint}"
             )
 
 
@@ -73,15 +82,22 @@ def predict(
     is sampled from ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely
     when given, drawing from ``generator`` (for reproducible samples).
     """
-    prefix = [int(i) for i in prefix_ids]
+    if isinstance(prefix_ids, str | bytes) or not hasattr(prefix_ids, "__iter__"):
+        raise UsageError(
+            f"prefix_ids must be a sequence of token ids (parse_prefix turns text into one); "
+            f"got {type(prefix_ids).__name__}"
+        )
+    prefix = [check_int(i, "a prefix token id", lo=0) for i in prefix_ids]
     if not prefix:
         raise UsageError("the prefix is empty; give at least one token")
-    if num_preds < 0:
-        raise UsageError(f"the number of predictions must be >= 0; got {num_preds}")
-    if not greedy and not temperature > 0:
-        raise UsageError(f"temperature must be > 0; got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"top_k must be >= 1; got {top_k}")
+    num_preds = check_int(num_preds, "num_preds (the number of predictions)", lo=0)
+    check_predict_steps(num_preds, sum(p.numel() for p in model.parameters()))
+    if not isinstance(greedy, bool):
+        raise UsageError(f"greedy must be True or False; got {greedy!r}")
+    if not greedy:
+        check_float(temperature, "temperature", lo=0, lo_open=True)
+    if top_k is not None:
+        check_int(top_k, "top_k", lo=1)
     _check_ids(prefix, model.vocab_size)
     device = next(model.parameters()).device if device is None else torch.device(device)
     was_training = model.training
@@ -105,12 +121,34 @@ def predict(
 def _choose(logits, greedy, temperature, top_k, generator) -> int:
     if greedy:
         return int(logits.argmax())
-    logits = logits / temperature
+    # shifted so that the largest is 0 before dividing: a tiny temperature sends the others to
+    # -inf (probability 0), never the largest to inf (softmax of inf is nan)
+    logits = (logits.double() - logits.max()) / temperature
     if top_k is not None and top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits.float(), dim=-1).cpu()
+    probs = torch.softmax(logits, dim=-1).cpu()
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def seconds_per_step(model: nn.Module, device: torch.device | str | None = None) -> float:
+    """What one prediction step costs on this machine now: the fastest of a few timed steps."""
+    device = next(model.parameters()).device if device is None else torch.device(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():  # timing a prediction step: no graph, as in predict
+            state = model.begin_state(1, device)
+            x = torch.zeros(1, 1, dtype=torch.long, device=device)
+            best = math.inf
+            for _ in range(4):
+                t0 = time.perf_counter()
+                logits, state = model(x, state)
+                int(logits.argmax())  # waits for the device, as each real step does
+                best = min(best, time.perf_counter() - t0)
+    finally:
+        model.train(was_training)
+    return best
 
 
 def predict_text(model: nn.Module, vocab: Vocab, prefix: str, num_preds: int, **kwargs) -> str:
@@ -125,13 +163,15 @@ def load_for_prediction(
     """The model of a checkpoint written by ``rnn-autograd train``, its vocabulary (None for
     integer-token data) and the stored configuration."""
     from .checkpoint import load_checkpoint
-    from .model import RNNModel
+    from .checkpoint_contents import model_from_checkpoint, vocab_from_checkpoint
 
-    ckpt = load_checkpoint(checkpoint, map_location=device)
-    if not ckpt.get("model_config"):
-        raise UsageError(f"checkpoint {checkpoint} does not say how to rebuild its model")
-    model = RNNModel(**ckpt["model_config"]).to(device)
-    model.load_state_dict(ckpt["model"])
-    tokens = ckpt.get("vocab")
-    vocab = Vocab.from_tokens(tokens) if tokens else None
-    return model, vocab, ckpt.get("config", {})
+    ckpt = load_checkpoint(checkpoint, map_location="cpu")
+    model = model_from_checkpoint(ckpt, checkpoint, device)
+    vocab = vocab_from_checkpoint(ckpt, checkpoint, model.vocab_size)
+    cfg = ckpt.get("config", {})
+    if not isinstance(cfg, dict):
+        raise UsageError(
+            f"checkpoint {checkpoint} is damaged: its config is not a dict; train again to write "
+            f"a new one"
+        )
+    return model, vocab, cfg

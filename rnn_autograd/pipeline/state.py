@@ -99,7 +99,8 @@ class Strategy:
     def load_state_dict(self, d: dict) -> None:
         if d.get("spec") != self.spec:
             raise UsageError(
-                f"the checkpoint was trained with strategy {d.get('spec')!r}, not {self.spec!r}"
+                f"the checkpoint was trained with strategy {d.get('spec')!r}, not {self.spec!r}; "
+                f"resume with the strategy it was trained with"
             )
 
     def _initial(self, model: nn.Module, X: torch.Tensor) -> State:
@@ -237,7 +238,8 @@ class TBPTT(Strategy):
     def _spans(self, num_steps: int) -> tuple[int, int]:
         if self.k1 % num_steps or self.k2 % num_steps:
             raise UsageError(
-                f"tbptt:{self.k1},{self.k2} needs K1 and K2 in multiples of num_steps={num_steps}"
+                f"tbptt:{self.k1},{self.k2} needs K1 and K2 in multiples of num_steps={num_steps}; "
+                f"use e.g. tbptt:{num_steps},{2 * num_steps}"
             )
         return self.k1 // num_steps, self.k2 // num_steps
 
@@ -282,6 +284,8 @@ class TBPTT(Strategy):
 def parse_strategy(text: str) -> Strategy:
     """A strategy from its name: ``detach``, ``detach-inplace``, ``fresh``, ``carry``,
     ``window:K`` (K >= 1 batches) or ``tbptt:K1,K2`` (steps, 1 <= K1 <= K2)."""
+    if not isinstance(text, str):
+        raise UsageError(f"a strategy is named by text, one of: {STRATEGY_FORMS}; got {text!r}")
     t = text.strip().lower()
     simple = {
         "detach": lambda: Detach(False),

@@ -8,6 +8,7 @@ them. The trainer knows nothing of a particular model or strategy. What it measu
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +20,9 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import UsageError
-from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from .bounds import check_float, check_int
+from .checkpoint import capture_rng, load_checkpoint, save_checkpoint
+from .checkpoint_contents import non_finite_tensors, resume_from
 from .device import resolve_device
 from .distributed import current, reduce_tally, replicate, rows_of_rank
 from .metrics import BatchSource, EpochStats, History, Tally, evaluate, lm_loss
@@ -89,12 +92,7 @@ def train(
     the model trains under DDP, each rank on its rows of every batch; metrics are summed over the
     ranks and rank 0 alone shows progress and writes checkpoints.
     """
-    if epochs < 0 or not lr > 0:
-        raise UsageError(f"epochs must be >= 0 and lr > 0; got epochs={epochs}, lr={lr}")
-    if not 0 < lr_decay <= 1:
-        raise UsageError(f"lr_decay must lie in (0, 1]; got {lr_decay}")
-    if clip is not None and not clip > 0:
-        raise UsageError(f"clip must be > 0 (or None for no clipping); got {clip}")
+    check_train_arguments(epochs, lr, clip, lr_decay, optimizer, checkpoint_path, resume)
     if not callable(batches) and iter(batches) is batches and epochs > 1:
         raise UsageError(
             "batches is a one-shot iterator, empty after the first epoch; pass a list, a "
@@ -110,15 +108,9 @@ def train(
     history = History()
     start = 0
     if resume:
-        if checkpoint_path is None:
-            raise UsageError("resume needs a checkpoint path")
         ckpt = load_checkpoint(checkpoint_path, map_location=device)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        strategy.load_state_dict(ckpt["strategy"])
-        restore_rng(ckpt["rng"])
-        history = History.from_dict(ckpt["history"])
-        start = ckpt["epoch"]
+        # every entry checked before any is loaded: a bad checkpoint is one line, model unchanged
+        history, start = resume_from(checkpoint_path, ckpt, model, opt, optimizer, strategy)
     # under DDP the strategies run the replica: its backward averages gradients over the ranks
     net = replicate(model) if ranks else model
 
@@ -181,6 +173,8 @@ def train(
             stats.eval_perplexity, stats.eval_accuracy = evaluate(
                 model, eval_batches, device, carry_state=strategy.carries_state
             )
+        if not (math.isfinite(ppl) and math.isfinite(stats.eval_perplexity or 0.0)):
+            raise NonFiniteLossError(_diverged_message(epoch, stats, checkpoint_path, history))
         history.epochs.append(stats)
         if progress:
             held = f", held-out {stats.eval_perplexity:.3f}" if stats.eval_perplexity else ""
@@ -189,6 +183,14 @@ def train(
                 f"{stats.tokens_per_s:,.0f} tokens/s",
                 file=sys.stderr,
             )
+        if checkpoint_path is not None:
+            # DDP keeps the replicas equal, so every rank finds the same non-finite weights
+            bad = non_finite_tensors(model.state_dict())
+            if bad:  # the last step of the epoch overflowed: never write such weights
+                history.epochs.pop()
+                raise NonFiniteLossError(
+                    _non_finite_weights_message(epoch, bad, checkpoint_path, history)
+                )
         if checkpoint_path is not None and (ranks is None or ranks.main):
             save_checkpoint(
                 checkpoint_path,
@@ -220,12 +222,48 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)  # timing covers the queued kernels, not just the launches
 
 
-def _non_finite_message(epoch, batch, value, checkpoint_path, history) -> str:
-    kept = (
+def check_train_arguments(epochs, lr, clip, lr_decay, optimizer, checkpoint_path, resume) -> None:
+    """The arguments of ``train``, checked before any work; one ``UsageError`` line each."""
+    check_int(epochs, "epochs", lo=0)
+    check_float(lr, "lr", lo=0, lo_open=True)
+    check_float(lr_decay, "lr_decay", lo=0, hi=1, lo_open=True)
+    if clip is not None:
+        check_float(clip, "clip (or None for no clipping)", lo=0, lo_open=True)
+    if optimizer not in OPTIMIZERS:
+        raise UsageError(
+            f"unknown optimizer {optimizer!r}; expected one of: {', '.join(OPTIMIZERS)}"
+        )
+    if resume and checkpoint_path is None:
+        raise UsageError("resume=True needs checkpoint_path, the checkpoint to continue from")
+
+
+def _kept(checkpoint_path, history) -> str:
+    return (
         f"the checkpoint of epoch {history.epochs[-1].epoch} is kept at {checkpoint_path}"
         if checkpoint_path is not None and history.epochs
         else "no checkpoint was written"
     )
+
+
+def _diverged_message(epoch, stats, checkpoint_path, history) -> str:
+    which = "training" if not math.isfinite(stats.perplexity) else "held-out"
+    return (
+        f"training diverged: the {which} perplexity of epoch {epoch + 1} is not finite (the mean "
+        f"loss is too large for exp); training stopped; {_kept(checkpoint_path, history)}; "
+        f"try a smaller learning rate (--lr) or gradient clipping (--clip)"
+    )
+
+
+def _non_finite_weights_message(epoch, names, checkpoint_path, history) -> str:
+    return (
+        f"the weights became inf or nan in the last step of epoch {epoch + 1} ({names[0]}); "
+        f"training stopped and the epoch was not saved; {_kept(checkpoint_path, history)}; "
+        f"try a smaller learning rate (--lr) or gradient clipping (--clip)"
+    )
+
+
+def _non_finite_message(epoch, batch, value, checkpoint_path, history) -> str:
+    kept = _kept(checkpoint_path, history)
     return (
         f"loss became {value} at epoch {epoch + 1}, batch {batch + 1}: training stopped; {kept}; "
         f"try a smaller learning rate (--lr) or gradient clipping (--clip)"
