@@ -55,6 +55,10 @@ rnn_cases_require_all = True
 html_theme = "furo"
 html_title = f"rnn-autograd {release}"
 html_static_path = ["_static"]
+# Files the pages link to as they are (full-size graph pictures, notebooks, scripts), written
+# while the pages are read and copied into the site's root at the end of the build.
+html_extra_path = ["_generated/site"]
+(HERE / "_generated" / "site").mkdir(parents=True, exist_ok=True)  # Sphinx checks it exists
 html_css_files = ["cases.css"]
 
 autodoc_member_order = "bysource"

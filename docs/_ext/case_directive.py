@@ -402,6 +402,7 @@ def _fresh_generated(app: Sphinx) -> None:
     generated = Path(app.srcdir) / "_generated"
     shutil.rmtree(generated, ignore_errors=True)
     generated.mkdir(parents=True)
+    (generated / "site").mkdir()  # html_extra_path: copied into the site's root
     app.__dict__["_rnn_case_verdicts"] = {}
 
 
