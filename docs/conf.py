@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx_copybutton",
     "case_directive",
+    "family_pages",
     "reference_pages",
     "pipeline_figures",
     "bench_page",
@@ -48,6 +49,8 @@ exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
 myst_substitutions = {"torch_version": torch.__version__}
 myst_heading_anchors = 3
+# Code and options read as typed: no "--data" turned into an en dash, no curly quotes in ids.
+smartquotes = False
 
 # Every registered case must have its place on exactly one page.
 rnn_cases_require_all = True

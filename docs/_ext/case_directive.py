@@ -3,9 +3,10 @@
 ```` ```{case} graph/backward-through-freed-graph ```` runs the case through
 ``rnn_autograd.spec.check`` (the comparison pytest and the CLI use) and renders, always in this
 order, in a section whose anchor is the case id: a one-sentence summary, what you might expect,
-what happens (the code, the observed outcome, the verdict and the graph pictures), why (the rest
-of the case's own docstring, parsed as MyST), do this instead (the fix case, run live) and see
-also. A mismatch between declaration and observation is logged as an error naming the page and
+what happens (the code as a script one can run, what it did in plain words with the declaration
+and verdict folded, and the graph pictures), why (the rest of the case's own docstring, parsed
+as MyST), do this instead (the fix case, run live, as a diff against the case's code) and see
+also. The parts showing code and outcomes are in ``case_parts``. A mismatch between declaration and observation is logged as an error naming the page and
 the case, so ``sphinx-build -W`` fails.
 
 Lighter references that do not render a case a second time:
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from case_parts import code_nodes, diff_nodes, outcome_nodes
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
@@ -56,17 +58,6 @@ def verdict_of(app: Sphinx, case: Case) -> Verdict:
         # With graph_at, each snapshot() in the case records its graph for the page's pictures.
         cache[case.id] = check(case, inspect=graph_at)
     return cache[case.id]
-
-
-def _outcome_lines(verdict: Verdict) -> str:
-    """The observed outcome and the verdict, as shown in a literal block."""
-    lines = [
-        f"Observed on torch {torch.__version__}: {verdict.observation.describe()}",
-        f"Declared: {verdict.declared.describe()}",
-        f"Verdict: {verdict.label}",
-    ]
-    lines += [f"  - {m}" for m in verdict.mismatches]
-    return "\n".join(lines)
 
 
 class _CaseDirectiveBase(SphinxDirective):
@@ -117,16 +108,6 @@ class _CaseDirectiveBase(SphinxDirective):
             StringList(text.splitlines(), source=self.get_source_info()[0]), 0, parent
         )
 
-    def outcome_block(self, verdict: Verdict) -> nodes.Element:
-        block = nodes.literal_block("", _outcome_lines(verdict), language="none")
-        block["classes"] += ["case-outcome", "case-ok" if verdict.ok else "case-mismatch"]
-        return block
-
-    def code_block(self, case: Case) -> nodes.Element:
-        block = nodes.literal_block("", case.source, language="python")
-        block["classes"].append("case-code")
-        return block
-
     def link(self, case_id: str, content: nodes.Node, warn: bool = False) -> nodes.Node:
         """A link to ``case_id``'s entry. Links made from a case's relations do not warn when
         the project does not render the target (a partial project); the site itself renders
@@ -176,8 +157,8 @@ class CaseDirective(_CaseDirectiveBase):
             self.parse_myst(case.expect, section[-1])
 
         happens = self._part("What happens", "happens")
-        happens += self.code_block(case)
-        happens += self.outcome_block(verdict)
+        happens += code_nodes(case)
+        happens += outcome_nodes(verdict)
         for i, (label, report) in enumerate(verdict.observation.graphs):
             slug = f"{case_anchor(case.id)}-{i}"
             happens += graph_nodes(self.env.app, slug, label, report, self.env.docname)
@@ -236,10 +217,9 @@ class CaseDirective(_CaseDirectiveBase):
         fix_verdict = self.verdict(fix, role=f"fix of {case.id!r},")
         intro = nodes.paragraph()
         intro += self.link(fix.id, nodes.literal(fix.id, fix.id))
-        intro += nodes.Text(f": {fix.question}")
+        intro += nodes.Text(f": {fix.question} The change to the code above:")
         part += intro
-        part += self.code_block(fix)
-        part += self.outcome_block(fix_verdict)
+        part += diff_nodes(case, fix, fix_verdict)
         return part
 
     def _see_also(self, case: Case) -> nodes.Element | None:
