@@ -7,6 +7,7 @@ no longer matches what torch does fails the build.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -63,6 +64,30 @@ html_static_path = ["_static"]
 html_extra_path = ["_generated/site"]
 (HERE / "_generated" / "site").mkdir(parents=True, exist_ok=True)  # Sphinx checks it exists
 html_css_files = ["cases.css"]
+
+# The repository, from pyproject.toml's [project.urls] (Repository = "https://..."): the footer
+# links to it and each page to its source there. Without that entry the site says nothing of a
+# repository rather than guess one.
+# (A line match, not tomllib: that needs Python 3.11 and the project supports 3.10.)
+_repo = re.search(
+    r'^Repository\s*=\s*"([^"]+)"', (HERE.parent / "pyproject.toml").read_text(), re.M
+)
+repository_url = _repo.group(1) if _repo else ""
+html_theme_options: dict = {}
+if repository_url:
+    html_theme_options = {
+        "source_repository": repository_url.rstrip("/") + "/",
+        "source_branch": "main",
+        "source_directory": "docs/",
+        "footer_icons": [
+            {
+                "name": "Repository",
+                "url": repository_url,
+                "html": "Source code repository",
+                "class": "repository-link",
+            }
+        ],
+    }
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

@@ -286,76 +286,6 @@ class CaseOutcomeDirective(_CaseDirectiveBase):
         return [box]
 
 
-_EXPLICIT = re.compile(r"^(.+?)\s*<([^<>]+)>$", re.S)
-
-
-def case_ref_role(
-    name: str,
-    rawtext: str,
-    text: str,
-    lineno: int,
-    inliner: Any,
-    options: dict | None = None,
-    content: list | None = None,
-) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-    """``{case-ref}`id``` or ``{case-ref}`text <id>```: a link to a case's entry."""
-    match = _EXPLICIT.match(text)
-    title, case_id = (match.group(1), match.group(2)) if match else (None, text.strip())
-    try:
-        get_case(case_id)
-    except CaseLookupError as exc:
-        msg = inliner.reporter.error(f"{{case-ref}}: {exc}", line=lineno)
-        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
-    label = nodes.inline(title, title) if title else nodes.literal(case_id, case_id)
-    env = inliner.document.settings.env
-    ref = pending_xref(
-        rawtext,
-        label,
-        refdomain="std",
-        reftype="ref",
-        reftarget=case_id,
-        refexplicit=True,
-        refwarn=True,
-        refdoc=env.docname,
-    )
-    return [ref], []
-
-
-def _link_case_ids(app: Sphinx, doctree: nodes.document) -> None:
-    """Turn every inline ``code`` that is exactly a case id into a link to that case's entry.
-
-    Explanations name related cases in backticks; linking them here keeps the case's text plain
-    MyST (readable by ``rnn-autograd show`` too) while the site gets working cross-references.
-    """
-    known = {c.id for c in all_cases()}
-    for literal in list(doctree.findall(nodes.literal)):
-        case_id = literal.astext()
-        if case_id not in known or _inside_link_or_label(literal):
-            continue
-        ref = pending_xref(
-            "",
-            literal.deepcopy(),
-            refdomain="std",
-            reftype="ref",
-            reftarget=case_id,
-            refexplicit=True,
-            refwarn=False,
-            refdoc=app.env.docname,
-        )
-        literal.replace_self(ref)
-
-
-def _inside_link_or_label(node: nodes.Node) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if isinstance(parent, (nodes.reference, pending_xref, nodes.title)):
-            return True
-        if "case-id" in parent.get("classes", ()):
-            return True
-        parent = parent.parent
-    return False
-
-
 def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     places: dict[str, str] = env.__dict__.setdefault("rnn_case_places", {})
     for case_id in [c for c, d in places.items() if d == docname]:
@@ -388,12 +318,11 @@ def _fresh_generated(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("graph_pictures")
+    app.setup_extension("case_links")
     app.add_config_value("rnn_cases_require_all", False, "env", bool)
     app.add_directive("case", CaseDirective)
     app.add_directive("case-outcome", CaseOutcomeDirective)
-    app.add_role("case-ref", case_ref_role)
     app.connect("builder-inited", _fresh_generated)
     app.connect("env-purge-doc", _purge)
-    app.connect("doctree-read", _link_case_ids)
     app.connect("env-check-consistency", _require_all)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
