@@ -17,6 +17,7 @@ figure is replaced by the text tree.
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -108,14 +109,26 @@ def graph_nodes(
         )
         image = figure if out == svg else None
         jobs.append(_DotJob(docname, process, out, image, _text_nodes(caption, report)))
-    return [figure, *_text_tree(report)]
+    shown = [figure, *_text_tree(report)]
+    if folded and not report.will_fail:
+        # A large graph that backward can run is context, not the point: folded away, so the
+        # picture of the graph that fails is the one the page shows.
+        summary = f"Picture: {caption} ({len(report.nodes)} nodes, backward can run)"
+        head = f'<details class="graph-context"><summary>{html.escape(summary)}</summary>'
+        return [
+            nodes.raw("", head, format="html"),
+            *shown,
+            nodes.raw("", "</details>", format="html"),
+        ]
+    return shown
 
 
 def _text_tree(report: Any) -> list[nodes.Node]:
     """The inspector's text tree, every node, in a block the reader opens when wanted."""
     block = nodes.literal_block("", report.to_text(max_nodes=FULL_LIMIT), language="none")
     block["classes"].append("case-graph-text")
-    head = f'<details class="graph-text"><summary>The same graph as text ({report.summary()})'
+    summary = html.escape(f"The same graph as text ({report.summary()})")
+    head = f'<details class="graph-text"><summary>{summary}'
     return [
         nodes.raw("", f"{head}</summary>", format="html"),
         block,
