@@ -123,7 +123,12 @@ def _free_names(source: str) -> list[str]:
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
     free: list[str] = []
-    for node in ast.walk(tree):
+    # In reading order (ast.walk goes breadth first).
+    names = sorted(
+        (n for n in ast.walk(tree) if isinstance(n, ast.Name)),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
+    for node in names:
         read = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
         if read and node.id not in bound and not hasattr(builtins, node.id) and node.id not in free:
             free.append(node.id)
