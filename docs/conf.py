@@ -41,9 +41,19 @@ extensions = [
     "pipeline_figures",
     "bench_page",
     "live_output",
+    "language_switch",
 ]
 
 source_suffix = {".md": "markdown"}
+
+# The Chinese edition (`make docs` builds it into _build/html/zh_CN with -D language=zh_CN):
+# Sphinx's gettext workflow, one catalogue per page under locale/zh_CN/LC_MESSAGES
+# (`make translations` refreshes them with sphinx-intl). A page without a catalogue is shown
+# in English with a note saying so (language_switch.py).
+language = "en"
+locale_dirs = ["locale/"]
+gettext_compact = False
+gettext_uuid = False
 root_doc = "index"
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 
@@ -64,6 +74,18 @@ html_static_path = ["_static"]
 html_extra_path = ["_generated/site"]
 (HERE / "_generated" / "site").mkdir(parents=True, exist_ok=True)  # Sphinx checks it exists
 html_css_files = ["cases.css"]
+templates_path = ["_templates"]
+# furo's sidebar, with the language switch under the search box.
+html_sidebars = {
+    "**": [
+        "sidebar/brand.html",
+        "sidebar/search.html",
+        "sidebar/language.html",
+        "sidebar/scroll-start.html",
+        "sidebar/navigation.html",
+        "sidebar/scroll-end.html",
+    ]
+}
 
 # The repository, from pyproject.toml's [project.urls] (Repository = "https://..."): the footer
 # links to it and each page to its source there. Without that entry the site says nothing of a

@@ -32,6 +32,7 @@ from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from graph_pictures import graph_nodes
+from site_words import say, set_language
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
@@ -142,7 +143,13 @@ class CaseDirective(_CaseDirectiveBase):
 
         id_line = nodes.paragraph(classes=["case-id"])
         id_line += nodes.literal(case.id, case.id)
-        id_line += nodes.Text(f"  ·  {verdict.label} on torch {torch.__version__}  ·  run it: ")
+        id_line += nodes.Text(
+            say(
+                "  ·  {label} on torch {version}  ·  run it: ",
+                label=verdict.label,
+                version=torch.__version__,
+            )
+        )
         command = f"rnn-autograd show {case.id}"
         id_line += nodes.literal(command, command)
         section += id_line
@@ -217,7 +224,7 @@ class CaseDirective(_CaseDirectiveBase):
         fix_verdict = self.verdict(fix, role=f"fix of {case.id!r},")
         intro = nodes.paragraph()
         intro += self.link(fix.id, nodes.literal(fix.id, fix.id))
-        intro += nodes.Text(f": {fix.question} The change to the code above:")
+        intro += nodes.Text(f": {fix.question}" + say(" The change to the code above:"))
         part += intro
         part += diff_nodes(case, fix, fix_verdict)
         return part
@@ -314,6 +321,7 @@ def _fresh_generated(app: Sphinx) -> None:
     generated.mkdir(parents=True)
     (generated / "site").mkdir()  # html_extra_path: copied into the site's root
     app.__dict__["_rnn_case_verdicts"] = {}
+    set_language(app.config.language)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

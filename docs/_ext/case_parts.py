@@ -16,6 +16,7 @@ import html
 
 import torch
 from docutils import nodes
+from site_words import say
 
 from rnn_autograd.spec import Case, Verdict, describe_value
 from rnn_autograd.spec.script import case_script
@@ -46,9 +47,13 @@ def code_nodes(case: Case) -> list[nodes.Node]:
     out: list[nodes.Node] = []
     if script.helper_names or script.setup.count("\n") > SHOWN_SETUP_LINES:
         names = ", ".join(n for n in script.uses if n != "snapshot")
-        what = f"imports and the helpers it calls ({names})" if names else "imports"
+        what = (
+            say("imports and the helpers it calls ({names})", names=names)
+            if names
+            else say("imports")
+        )
         lines = script.setup.count("\n")
-        summary = f"Setup, run it first: {what}, {lines} lines"
+        summary = say("Setup, run it first: {what}, {lines} lines", what=what, lines=lines)
         out += _details(summary, [setup], "case-setup")
     else:
         out.append(setup)
@@ -59,12 +64,14 @@ def code_nodes(case: Case) -> list[nodes.Node]:
 def plain_outcome(verdict: Verdict) -> tuple[str, str]:
     """(lead sentence, literal text) saying what the case did, without the test harness."""
     obs = verdict.observation
-    when = f"on torch {torch.__version__}, run while this page was built"
+    when = say("on torch {version}, run while this page was built", version=torch.__version__)
     if obs.raised is not None:
-        return (f"It raises {obs.raised.__name__} ({when}):", obs.message.strip())
+        lead = say("It raises {error} ({when}):", error=obs.raised.__name__, when=when)
+        return (lead, obs.message.strip())
     lines = [f"{name}: {describe_value(value)}" for name, value in obs.values.items()]
     lines += [f"warns {c.__name__}: {m.splitlines()[0]}" for c, m in obs.warnings]
-    return (f"It returns ({when}):" if lines else f"It returns nothing ({when}).", "\n".join(lines))
+    lead = say("It returns ({when}):" if lines else "It returns nothing ({when}).", when=when)
+    return (lead, "\n".join(lines))
 
 
 def outcome_nodes(verdict: Verdict) -> list[nodes.Node]:
@@ -81,7 +88,7 @@ def outcome_nodes(verdict: Verdict) -> list[nodes.Node]:
     check += [f"  - {m}" for m in verdict.mismatches]
     declared = nodes.literal_block("", "\n".join(check), language="none")
     declared["classes"].append("case-declared")
-    summary = f"Declared outcome, checked: {verdict.label}"
+    summary = say("Declared outcome, checked: {label}", label=verdict.label)
     out += _details(summary, [declared], "case-check", open_=not verdict.ok)
     return out
 
@@ -103,7 +110,7 @@ def diff_nodes(case: Case, fix: Case, fix_verdict: Verdict) -> list[nodes.Node]:
     if diff:
         out.append(_code(diff, language="diff", cls="case-diff"))
     else:
-        out.append(nodes.paragraph("", "(The fix's code is the same as the case's.)"))
+        out.append(nodes.paragraph("", say("(The fix's code is the same as the case's.)")))
     out += outcome_nodes(fix_verdict)
-    out += _details(f"The whole fix, {fix.id}", code_nodes(fix), "case-fix-code")
+    out += _details(say("The whole fix, {id}", id=fix.id), code_nodes(fix), "case-fix-code")
     return out

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from site_words import say
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
@@ -69,7 +70,7 @@ def graph_nodes(
     A graph of more than ``FOLD_ABOVE`` nodes is drawn folded (alike nodes once, "× N"); every
     picture links to the full graph, unfolded, and the text tree follows in a folded block.
     """
-    caption = f"The autograd graph {label}" if not label[:1].isupper() else label
+    caption = say("The autograd graph {label}", label=label) if not label[:1].isupper() else label
     if not has_graphviz():
         return _text_nodes(caption, report)
     out_dir = Path(app.srcdir) / GENERATED
@@ -91,12 +92,13 @@ def graph_nodes(
     # A leading "/" makes Sphinx resolve the image relative to the source folder, whatever the page.
     link += nodes.image(uri=f"/{GENERATED}/{svg.name}", alt=f"autograd graph: {label}")
     figure += link
-    what = "folded: a box marked × N stands for N alike nodes" if folded else ""
+    what = say("folded: a box marked × N stands for N alike nodes") if folded else ""
     figure += nodes.caption(caption, caption + (f" ({what})" if what else ""))
     more = nodes.paragraph(classes=["graph-links"])
-    more += nodes.reference("", "full-size picture", refuri=f"{up}{FULL}/{full_svg.name}")
+    more += nodes.reference("", say("full-size picture"), refuri=f"{up}{FULL}/{full_svg.name}")
+    count = len(report.nodes)
     more += nodes.Text(
-        f" ({len(report.nodes)} nodes, every one drawn)" if folded else " (opens the SVG)"
+        say(" ({count} nodes, every one drawn)", count=count) if folded else say(" (opens the SVG)")
     )
     figure += more
     jobs = _jobs(app)
@@ -113,7 +115,9 @@ def graph_nodes(
     if folded and not report.will_fail:
         # A large graph that backward can run is context, not the point: folded away, so the
         # picture of the graph that fails is the one the page shows.
-        summary = f"Picture: {caption} ({len(report.nodes)} nodes, backward can run)"
+        summary = say(
+            "Picture: {caption} ({count} nodes, backward can run)", caption=caption, count=count
+        )
         head = f'<details class="graph-context"><summary>{html.escape(summary)}</summary>'
         return [
             nodes.raw("", head, format="html"),
@@ -127,7 +131,7 @@ def _text_tree(report: Any) -> list[nodes.Node]:
     """The inspector's text tree, every node, in a block the reader opens when wanted."""
     block = nodes.literal_block("", report.to_text(max_nodes=FULL_LIMIT), language="none")
     block["classes"].append("case-graph-text")
-    summary = html.escape(f"The same graph as text ({report.summary()})")
+    summary = html.escape(say("The same graph as text ({summary})", summary=report.summary()))
     head = f'<details class="graph-text"><summary>{summary}'
     return [
         nodes.raw("", f"{head}</summary>", format="html"),
