@@ -10,6 +10,7 @@ away, shows it too. A page of the Chinese edition with no catalogue in
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,14 @@ def _links(app: Sphinx, pagename: str) -> list[tuple[str, str, str, bool]]:
     ]
 
 
+_MSGSTR = re.compile(r'^msgstr "(?!")', re.M)
+
+
 def _translated(app: Sphinx, pagename: str) -> bool:
+    """Whether the page's catalogue translates anything (``make translations`` makes empty ones)."""
     catalogue = Path(app.srcdir) / "locale" / app.config.language / "LC_MESSAGES"
-    return (catalogue / f"{pagename}.po").exists()
+    po = catalogue / f"{pagename}.po"
+    return po.exists() and _MSGSTR.search(po.read_text(encoding="utf-8")) is not None
 
 
 def add_language_links(

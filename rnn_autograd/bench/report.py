@@ -125,7 +125,12 @@ def _window_section(results: dict) -> list[str]:
         f"**{sweep['window_trace_slope_bytes'] / 1024:.1f} KiB per batch** (the graph of every "
         f"batch since the last backward is alive). A window still runs each batch's forward and "
         "backward once, as `detach` does, only later: what grows with the window is what is "
-        "alive, and the time slope is to be read against the spread of the times.",
+        "alive. What a window does *less* often is everything done once per optimizer period: "
+        "`window:K` calls backward once over K batches' losses and takes one optimizer step "
+        "(with its `zero_grad`) per K batches, where `detach` does both every batch. Those "
+        "fixed costs are divided by K, which is why time per batch falls as the window grows, "
+        "most where a batch is small and they are a large part of its time; read the slope "
+        "against the spread of the times.",
         "",
         "![cost against window](cost_vs_window.png)",
         "",
