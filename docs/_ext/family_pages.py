@@ -105,7 +105,9 @@ def add_questions_and_downloads(app: Sphinx, doctree: nodes.document) -> None:
     group += body
     downloads = nodes.paragraph(classes=["case-downloads"])
     downloads += nodes.Text(words["download"])
-    base = f"{up}{DOWNLOADS}/{_slug(docname)}"
+    # Another edition (zh_CN) links to the English site's files: code and outputs are the same.
+    edition = "../" if (app.config.language or "en") != "en" else ""
+    base = f"{up}{edition}{DOWNLOADS}/{_slug(docname)}"
     downloads += nodes.reference("", words["notebook"], refuri=f"{base}.ipynb")
     downloads += nodes.Text(words["or"])
     downloads += nodes.reference("", words["script"], refuri=f"{base}.py")
@@ -193,6 +195,8 @@ def _agrees(case: Case, text: str, printed: list[Any]) -> list[str]:
 
 def write_downloads(app: Sphinx, env: Any) -> None:
     """Execute and write ``<page>.ipynb`` and ``<page>.py`` for every page of cases."""
+    if (app.config.language or "en") != "en":
+        return  # the English build writes them; the other editions link there
     pages: dict[str, list[str]] = env.__dict__.get("rnn_page_cases", {})
     out_dir = Path(app.srcdir) / "_generated" / "site" / DOWNLOADS
     out_dir.mkdir(parents=True, exist_ok=True)
