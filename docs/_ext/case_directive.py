@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from case_parts import code_nodes, diff_nodes, outcome_nodes
+from case_parts import code_nodes, diff_nodes, outcome_nodes, plain_outcome
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
@@ -284,12 +284,11 @@ class CaseOutcomeDirective(_CaseDirectiveBase):
         head += nodes.literal(case.id, case.id)
         head += nodes.Text(")")
         box += head
-        box += nodes.literal_block(
-            "",
-            f"{verdict.observation.describe()}  [{verdict.label}, torch {torch.__version__}]",
-            language="none",
-            classes=["case-outcome"],
-        )
+        # What happened in plain words, as on the case's own entry (a mismatch fails the build).
+        lead, text = plain_outcome(verdict)
+        box += nodes.paragraph("", lead, classes=["case-plain-outcome"])
+        if text:
+            box += nodes.literal_block("", text, language="none", classes=["case-outcome"])
         return [box]
 
 
