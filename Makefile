@@ -12,7 +12,7 @@ TORCH_SPEC ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint format bench docs clean
+.PHONY: demo test check lint format bench docs translations clean
 DOCS_OUT := docs/_build/html
 
 # System packages: graphviz draws the autograd graphs in the docs (text fallback without it);
@@ -55,10 +55,18 @@ test: $(STAMP) $(VENV)/.sys-test
 	$(BIN)/python -m pytest
 
 # Strict and fresh: every case on every page is executed; a wrong declaration fails the build.
+# Two editions from the same sources: English, and Chinese (zh_CN) inside it.
 docs: $(STAMP) $(VENV)/.sys-docs
 	rm -rf $(DOCS_OUT)
 	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs $(DOCS_OUT)
-	@echo "Docs built: open file://$(CURDIR)/$(DOCS_OUT)/index.html"
+	$(BIN)/sphinx-build -E -W --keep-going -q -b html -D language=zh_CN docs $(DOCS_OUT)/zh_CN
+	@echo "Docs built: open file://$(CURDIR)/$(DOCS_OUT)/index.html (中文: $(DOCS_OUT)/zh_CN/index.html)"
+
+# Refresh the Chinese catalogues from the sources (new or changed text becomes an untranslated
+# or fuzzy entry to translate): Sphinx's gettext builder, then sphinx-intl.
+translations: $(STAMP)
+	$(BIN)/sphinx-build -E -q -b gettext docs docs/_build/gettext
+	$(BIN)/sphinx-intl update -p docs/_build/gettext -l zh_CN -d docs/locale
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

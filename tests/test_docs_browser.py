@@ -2,14 +2,22 @@
 
 The site is served over HTTP on 127.0.0.1 (Sphinx's search needs http, not file://). On the
 index, a case page and the strategy page: every image has loaded (no broken picture), no error
-block is shown, and the search finds pages. Skips when Chromium, chromedriver or the built site
-(``make docs``) is absent.
+block is shown, and the search finds pages. On every page at a laptop's 1280 px: no code block
+or table runs past its column, no option is rendered with an en dash. Every graph picture is
+shown at 3/5 of its natural width or more and links to its full size; the RNN pictures before a
+failing backward show the freed or STALE saved tensors; every fix has its diff; every family
+page offers its notebook (valid nbformat, outputs included) and script; the Chinese edition has
+its pages in Chinese and a language switch that leads to the same page in the other language.
+At a phone's 390 px no page scrolls sideways. Skips when Chromium, chromedriver or the built
+site (``make docs``) is absent.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -24,6 +32,17 @@ CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) 
 CHROMEDRIVER = shutil.which("chromedriver")
 
 PAGES = ("index.html", "cases/graph.html", "strategies.html")
+ALL_PAGES = sorted(
+    str(p.relative_to(BUILT))
+    for p in BUILT.glob("**/*.html")
+    if p.name not in ("genindex.html", "search.html", "py-modindex.html")
+    and "_static" not in p.parts
+    and "zh_CN" not in p.parts
+    and "_sources" not in p.parts
+)
+FAMILY_PAGES = [p for p in ALL_PAGES if p.startswith("cases/")]
+ZH_PAGES = ("zh_CN/index.html", "zh_CN/notebook.html", "zh_CN/cases/rnn-state.html")
+_OPEN_DETAILS = "document.querySelectorAll('details').forEach(d => d.open = true);"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -127,3 +146,164 @@ def test_the_search_finds_the_pages_about_detach(site, browser):
     )
     hrefs = [r.find_element("tag name", "a").get_attribute("href") for r in results]
     assert any("cases/detach.html" in h for h in hrefs), hrefs
+
+
+def _sized(browser, width: int) -> None:
+    if browser.get_window_size()["width"] != width:
+        browser.set_window_size(width, 900)
+
+
+@pytest.mark.parametrize("page", ALL_PAGES)
+def test_nothing_runs_past_its_column_at_1280_px_and_no_option_has_an_en_dash(site, browser, page):
+    _sized(browser, 1280)
+    _open(browser, f"{site}/{page}")
+    overflowing, text = browser.execute_script(
+        _OPEN_DETAILS
+        + """
+        const column = document.querySelector('article').getBoundingClientRect();
+        const out = [];
+        for (const el of document.querySelectorAll('article pre, article table')) {
+          const r = el.getBoundingClientRect();
+          if (r.width === 0) continue;
+          const hidden = el.tagName === 'PRE' && el.scrollWidth > el.clientWidth + 1;
+          if (r.right > column.right + 1 || hidden)
+            out.push(el.tagName + ': ' + el.textContent.trim().slice(0, 60));
+        }
+        return [out, document.querySelector('article').textContent];
+        """
+    )
+    assert overflowing == []
+    # "--data" typeset as "\u2013data" by smart quotes: an en dash glued to a word.
+    assert re.findall(r"(?<![\w\d])\u2013[a-z][a-z-]+", text) == []
+
+
+@pytest.mark.parametrize("page", FAMILY_PAGES)
+def test_every_graph_picture_is_readable_and_links_to_its_full_size(site, browser, page):
+    _sized(browser, 1280)
+    _open(browser, f"{site}/{page}")
+    pictures = browser.execute_script(
+        _OPEN_DETAILS
+        + """
+        return Array.from(document.querySelectorAll('figure.case-graph')).map(f => {
+          const img = f.querySelector('img');
+          const link = f.querySelector('a.graph-full');
+          return {src: img.src, shown: img.getBoundingClientRect().width,
+                  natural: img.naturalWidth, full: link ? link.href : null};
+        });
+        """
+    )
+    for picture in pictures:
+        assert picture["natural"] > 0, picture
+        assert picture["shown"] >= 0.6 * picture["natural"] - 1, picture
+        assert picture["full"] and picture["full"].endswith(".svg"), picture
+        full = BUILT / picture["full"].split("/", 3)[3]
+        assert full.exists(), picture
+
+
+def _svg_of(src: str) -> str:
+    return (BUILT / src.split("/", 3)[3]).read_text(encoding="utf-8")
+
+
+def test_the_rnn_pictures_before_a_failing_backward_show_freed_or_stale_saved_tensors(
+    site, browser
+):
+    _open(browser, f"{site}/cases/rnn-state.html")
+    pictures = browser.execute_script(
+        _OPEN_DETAILS
+        + """
+        return Array.from(document.querySelectorAll('section.case')).flatMap(s =>
+          Array.from(s.querySelectorAll(':scope > .case-happens figure.case-graph')).map(f => ({
+            case: s.id, caption: f.querySelector('figcaption').textContent,
+            src: f.querySelector('img').src})));
+        """
+    )
+    failing = {
+        p["case"]: _svg_of(p["src"]) for p in pictures if "batch 2, before backward" in p["caption"]
+    }
+    assert set(failing) >= {"rnn-state-no-detach", "rnn-state-retain-graph-then-step"}
+    assert "freed by an earlier backward" in failing["rnn-state-no-detach"]
+    assert "into freed" in failing["rnn-state-no-detach"]
+    assert "STALE" in failing["rnn-state-retain-graph-then-step"]
+    assert "more nodes" not in "".join(failing.values())  # nothing cut away
+
+
+@pytest.mark.parametrize("page", FAMILY_PAGES)
+def test_every_fix_is_shown_as_a_diff_against_the_failing_code(site, browser, page):
+    _open(browser, f"{site}/{page}")
+    fixes = browser.execute_script(
+        """
+        return Array.from(document.querySelectorAll('.case-fix')).map(f => {
+          const diff = f.querySelector('.highlight-diff pre');
+          return diff ? diff.textContent : null;
+        });
+        """
+    )
+    for diff in fixes:
+        assert diff is not None and diff.startswith("--- "), diff
+        assert re.search(r"^\+", diff, re.M) and re.search(r"^-(?!--)", diff, re.M), diff
+
+
+@pytest.mark.parametrize("page", FAMILY_PAGES)
+def test_every_family_page_offers_its_notebook_and_script(site, browser, page):
+    _open(browser, f"{site}/{page}")
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('p.case-downloads a')).map(a => a.href)"
+    )
+    notebook = next(h for h in links if h.endswith(".ipynb"))
+    assert any(h.endswith(".py") for h in links)
+    nb = json.loads(
+        browser.execute_script(
+            "const r = new XMLHttpRequest(); r.open('GET', arguments[0], false); r.send();"
+            "return r.status === 200 ? r.responseText : null;",
+            notebook,
+        )
+    )
+    assert nb["nbformat"] == 4
+    cases = [c for c in nb["cells"] if c["cell_type"] == "code"][1:]
+    questions = browser.execute_script(
+        "return document.querySelectorAll('table.case-questions tbody tr').length"
+    )
+    assert len(cases) == questions > 0
+    assert all(c["outputs"] and c["execution_count"] for c in cases)
+
+
+@pytest.mark.parametrize("page", ZH_PAGES)
+def test_the_chinese_pages_are_in_chinese(site, browser, page):
+    _open(browser, f"{site}/{page}")
+    assert browser.execute_script("return document.documentElement.lang") == "zh-CN"
+    text = browser.execute_script("return document.querySelector('article').textContent")
+    assert len(re.findall(r"[\u4e00-\u9fff]", text)) > 300
+    assert browser.execute_script("return document.querySelectorAll('.untranslated').length") == 0
+
+
+def test_the_language_switch_leads_to_the_same_page_in_the_other_language(site, browser):
+    _sized(browser, 1280)
+    _open(browser, f"{site}/cases/rnn-state.html")
+    browser.find_element("css selector", ".sidebar-drawer a.language-link").click()
+    assert browser.current_url.endswith("/zh_CN/cases/rnn-state.html")
+    assert "跨批量" in browser.find_element("tag name", "h1").text
+    browser.find_element("css selector", ".sidebar-drawer a.language-link").click()
+    assert browser.current_url.endswith("/cases/rnn-state.html")
+    assert "zh_CN" not in browser.current_url
+
+
+def test_a_page_not_yet_translated_says_so_in_chinese(site, browser):
+    _open(browser, f"{site}/zh_CN/tools.html")
+    note = browser.find_element("css selector", ".untranslated").text
+    assert "尚未翻译" in note
+
+
+@pytest.mark.parametrize("page", ["index.html", "notebook.html", "cases/rnn-state.html"])
+def test_no_page_scrolls_sideways_on_a_phone(site, browser, page):
+    # A real 390 px viewport: a headless window is not made narrower than 500 px.
+    phone = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
+    try:
+        _open(browser, f"{site}/{page}")
+        width = browser.execute_script(
+            _OPEN_DETAILS + "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert width[1] == 390
+        assert width[0] <= width[1] + 1, width
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -145,14 +145,23 @@ def test_a_graph_snapshot_is_an_svg_image_when_dot_is_installed(tmp_path, monkey
     if not graph_pictures.has_graphviz():
         pytest.skip("Graphviz `dot` is not installed")
     app = SimpleNamespace(srcdir=str(tmp_path))
-    (figure,) = graph_pictures.graph_nodes(app, "case-0", "before backward", _graph_report())
-    (job,) = app._rnn_dot_jobs  # dot runs in the background while the page is parsed
-    job.process.communicate(timeout=60)
-    assert job.process.returncode == 0
-    (image,) = [n for n in figure.children if n.tagname == "image"]
+    figure, *text_tree = graph_pictures.graph_nodes(
+        app, "case-0", "before backward", _graph_report(), "cases/graph"
+    )
+    shown, full = app._rnn_dot_jobs  # dot runs in the background while the page is parsed
+    for job in (shown, full):
+        job.process.communicate(timeout=60)
+        assert job.process.returncode == 0
+    (image,) = list(figure.findall(lambda n: n.tagname == "image"))
     svg = tmp_path / image["uri"].lstrip("/")
     assert svg.suffix == ".svg"
     assert "PowBackward0" in svg.read_text()
+    # The picture links to the full-size SVG, which the site serves from its root.
+    links = {n["refuri"] for n in figure.findall(lambda n: n.tagname == "reference")}
+    assert links == {"../graphs/case-0.svg"} and full.svg.name == "case-0.svg"
+    assert "PowBackward0" in full.svg.read_text()
+    # The text tree follows, folded in a <details> block.
+    assert "<details" in text_tree[0].astext() and "PowBackward0" in text_tree[1].astext()
 
 
 def test_a_graph_snapshot_is_a_text_tree_when_dot_is_missing(tmp_path, monkeypatch):
@@ -261,7 +270,7 @@ def test_the_same_project_with_right_declarations_builds_with_anchors_and_pictur
     assert done.returncode == 0, done.stdout + done.stderr
     index = (out / "index.html").read_text(encoding="utf-8")
     assert 'id="test-doubling"' in index
-    for part in ("What you might expect", "What happens", "Why", "Verdict: match"):
+    for part in ("What you might expect", "What happens", "Why", "Verdict: match", "It returns"):
         assert part in index
     assert index.index("What you might expect") < index.index("What happens") < index.index("Why")
     assert "MulBackward0" in index or ".svg" in index

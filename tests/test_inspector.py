@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rnn_autograd.diagnose import graph_picture
+from rnn_autograd.diagnose.graph_fold import fold_graph
 from rnn_autograd.diagnose.inspector import graph_at, inspect_graph, names_in_frame
 from rnn_autograd.spec import all_cases, run_case
 
@@ -161,7 +162,44 @@ def test_a_long_graph_is_walked_to_the_limit_and_drawn_with_a_more_marker():
     capped = inspect_graph(h, limit=50)
     assert len(capped.nodes) == 50 < len(full.nodes) and capped.truncated
     assert "more nodes not shown" in full.to_text(max_nodes=10)
-    assert "... " in full.to_dot(max_nodes=10)
+    assert "... " in full.to_dot(max_nodes=10, fold=False)
+
+
+def _carried_rnn_graphs(steps: int = 30):
+    """An RNN state carried over ``steps`` windows, the first window's graph freed by backward."""
+    rnn = torch.nn.RNN(3, 4)
+    h = torch.zeros(1, 2, 4)
+    out, h = rnn(torch.randn(5, 2, 3), h)
+    out.sum().backward()  # frees the first window's saved tensors: h still leads into them
+    for _ in range(steps):
+        out, h = rnn(torch.randn(5, 2, 3), h)
+    return inspect_graph(out.sum(), names=dict(rnn.named_parameters()))
+
+
+def test_a_folded_graph_accounts_for_every_node_and_keeps_freed_apart_from_live():
+    report = _carried_rnn_graphs()
+    folded = fold_graph(report)
+    assert sum(g.count for g in folded.groups) == len(report.nodes) > 10 * len(folded.groups)
+    for group in folded.groups:
+        assert len(group.conditions) <= 1  # freed and live saved tensors never share a box
+    freed = [g for g in folded.groups if "freed" in g.conditions]
+    assert sum(g.count for g in freed) == len({s.node_id for s in report.freed})
+
+
+def test_a_large_graph_is_drawn_folded_with_counts_and_its_freed_part_marked():
+    report = _carried_rnn_graphs()
+    dot = report.to_dot()
+    assert "× " in dot and "freed by an earlier backward" in dot and "into freed" in dot
+    assert "more nodes" not in dot  # folding cuts nothing away
+    assert dot.count("->") < report.to_dot(max_nodes=10_000, fold=False).count("->") / 5
+
+
+def test_a_folded_chain_points_back_at_its_own_group_as_the_previous_step():
+    folded = fold_graph(_carried_rnn_graphs(steps=3))
+    name = {g.id: g.first.name for g in folded.groups}
+    back = {(name[a], name[b]) for a, b in folded.back_edges}
+    # h_t = tanh(... + addmm(h_{t-1}, W_hh^T)): the addmm of a step reads the previous step's tanh.
+    assert ("AddmmBackward0", "TanhBackward0") in back
 
 
 def test_roots_that_are_leaves_or_outside_autograd_are_reported_as_such():

@@ -3,9 +3,10 @@
 ```` ```{case} graph/backward-through-freed-graph ```` runs the case through
 ``rnn_autograd.spec.check`` (the comparison pytest and the CLI use) and renders, always in this
 order, in a section whose anchor is the case id: a one-sentence summary, what you might expect,
-what happens (the code, the observed outcome, the verdict and the graph pictures), why (the rest
-of the case's own docstring, parsed as MyST), do this instead (the fix case, run live) and see
-also. A mismatch between declaration and observation is logged as an error naming the page and
+what happens (the code as a script one can run, what it did in plain words with the declaration
+and verdict folded, and the graph pictures), why (the rest of the case's own docstring, parsed
+as MyST), do this instead (the fix case, run live, as a diff against the case's code) and see
+also. The parts showing code and outcomes are in ``case_parts``. A mismatch between declaration and observation is logged as an error naming the page and
 the case, so ``sphinx-build -W`` fails.
 
 Lighter references that do not render a case a second time:
@@ -26,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from case_parts import code_nodes, diff_nodes, outcome_nodes, plain_outcome
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from graph_pictures import graph_nodes
+from site_words import say, set_language
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
@@ -56,17 +59,6 @@ def verdict_of(app: Sphinx, case: Case) -> Verdict:
         # With graph_at, each snapshot() in the case records its graph for the page's pictures.
         cache[case.id] = check(case, inspect=graph_at)
     return cache[case.id]
-
-
-def _outcome_lines(verdict: Verdict) -> str:
-    """The observed outcome and the verdict, as shown in a literal block."""
-    lines = [
-        f"Observed on torch {torch.__version__}: {verdict.observation.describe()}",
-        f"Declared: {verdict.declared.describe()}",
-        f"Verdict: {verdict.label}",
-    ]
-    lines += [f"  - {m}" for m in verdict.mismatches]
-    return "\n".join(lines)
 
 
 class _CaseDirectiveBase(SphinxDirective):
@@ -117,16 +109,6 @@ class _CaseDirectiveBase(SphinxDirective):
             StringList(text.splitlines(), source=self.get_source_info()[0]), 0, parent
         )
 
-    def outcome_block(self, verdict: Verdict) -> nodes.Element:
-        block = nodes.literal_block("", _outcome_lines(verdict), language="none")
-        block["classes"] += ["case-outcome", "case-ok" if verdict.ok else "case-mismatch"]
-        return block
-
-    def code_block(self, case: Case) -> nodes.Element:
-        block = nodes.literal_block("", case.source, language="python")
-        block["classes"].append("case-code")
-        return block
-
     def link(self, case_id: str, content: nodes.Node, warn: bool = False) -> nodes.Node:
         """A link to ``case_id``'s entry. Links made from a case's relations do not warn when
         the project does not render the target (a partial project); the site itself renders
@@ -161,7 +143,13 @@ class CaseDirective(_CaseDirectiveBase):
 
         id_line = nodes.paragraph(classes=["case-id"])
         id_line += nodes.literal(case.id, case.id)
-        id_line += nodes.Text(f"  ·  {verdict.label} on torch {torch.__version__}  ·  run it: ")
+        id_line += nodes.Text(
+            say(
+                "  ·  {label} on torch {version}  ·  run it: ",
+                label=verdict.label,
+                version=torch.__version__,
+            )
+        )
         command = f"rnn-autograd show {case.id}"
         id_line += nodes.literal(command, command)
         section += id_line
@@ -176,8 +164,8 @@ class CaseDirective(_CaseDirectiveBase):
             self.parse_myst(case.expect, section[-1])
 
         happens = self._part("What happens", "happens")
-        happens += self.code_block(case)
-        happens += self.outcome_block(verdict)
+        happens += code_nodes(case)
+        happens += outcome_nodes(verdict)
         for i, (label, report) in enumerate(verdict.observation.graphs):
             slug = f"{case_anchor(case.id)}-{i}"
             happens += graph_nodes(self.env.app, slug, label, report, self.env.docname)
@@ -236,10 +224,9 @@ class CaseDirective(_CaseDirectiveBase):
         fix_verdict = self.verdict(fix, role=f"fix of {case.id!r},")
         intro = nodes.paragraph()
         intro += self.link(fix.id, nodes.literal(fix.id, fix.id))
-        intro += nodes.Text(f": {fix.question}")
+        intro += nodes.Text(f": {fix.question}" + say(" The change to the code above:"))
         part += intro
-        part += self.code_block(fix)
-        part += self.outcome_block(fix_verdict)
+        part += diff_nodes(case, fix, fix_verdict)
         return part
 
     def _see_also(self, case: Case) -> nodes.Element | None:
@@ -297,83 +284,12 @@ class CaseOutcomeDirective(_CaseDirectiveBase):
         head += nodes.literal(case.id, case.id)
         head += nodes.Text(")")
         box += head
-        box += nodes.literal_block(
-            "",
-            f"{verdict.observation.describe()}  [{verdict.label}, torch {torch.__version__}]",
-            language="none",
-            classes=["case-outcome"],
-        )
+        # What happened in plain words, as on the case's own entry (a mismatch fails the build).
+        lead, text = plain_outcome(verdict)
+        box += nodes.paragraph("", lead, classes=["case-plain-outcome"])
+        if text:
+            box += nodes.literal_block("", text, language="none", classes=["case-outcome"])
         return [box]
-
-
-_EXPLICIT = re.compile(r"^(.+?)\s*<([^<>]+)>$", re.S)
-
-
-def case_ref_role(
-    name: str,
-    rawtext: str,
-    text: str,
-    lineno: int,
-    inliner: Any,
-    options: dict | None = None,
-    content: list | None = None,
-) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-    """``{case-ref}`id``` or ``{case-ref}`text <id>```: a link to a case's entry."""
-    match = _EXPLICIT.match(text)
-    title, case_id = (match.group(1), match.group(2)) if match else (None, text.strip())
-    try:
-        get_case(case_id)
-    except CaseLookupError as exc:
-        msg = inliner.reporter.error(f"{{case-ref}}: {exc}", line=lineno)
-        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
-    label = nodes.inline(title, title) if title else nodes.literal(case_id, case_id)
-    env = inliner.document.settings.env
-    ref = pending_xref(
-        rawtext,
-        label,
-        refdomain="std",
-        reftype="ref",
-        reftarget=case_id,
-        refexplicit=True,
-        refwarn=True,
-        refdoc=env.docname,
-    )
-    return [ref], []
-
-
-def _link_case_ids(app: Sphinx, doctree: nodes.document) -> None:
-    """Turn every inline ``code`` that is exactly a case id into a link to that case's entry.
-
-    Explanations name related cases in backticks; linking them here keeps the case's text plain
-    MyST (readable by ``rnn-autograd show`` too) while the site gets working cross-references.
-    """
-    known = {c.id for c in all_cases()}
-    for literal in list(doctree.findall(nodes.literal)):
-        case_id = literal.astext()
-        if case_id not in known or _inside_link_or_label(literal):
-            continue
-        ref = pending_xref(
-            "",
-            literal.deepcopy(),
-            refdomain="std",
-            reftype="ref",
-            reftarget=case_id,
-            refexplicit=True,
-            refwarn=False,
-            refdoc=app.env.docname,
-        )
-        literal.replace_self(ref)
-
-
-def _inside_link_or_label(node: nodes.Node) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if isinstance(parent, (nodes.reference, pending_xref, nodes.title)):
-            return True
-        if "case-id" in parent.get("classes", ()):
-            return True
-        parent = parent.parent
-    return False
 
 
 def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
@@ -402,17 +318,18 @@ def _fresh_generated(app: Sphinx) -> None:
     generated = Path(app.srcdir) / "_generated"
     shutil.rmtree(generated, ignore_errors=True)
     generated.mkdir(parents=True)
+    (generated / "site").mkdir()  # html_extra_path: copied into the site's root
     app.__dict__["_rnn_case_verdicts"] = {}
+    set_language(app.config.language)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("graph_pictures")
+    app.setup_extension("case_links")
     app.add_config_value("rnn_cases_require_all", False, "env", bool)
     app.add_directive("case", CaseDirective)
     app.add_directive("case-outcome", CaseOutcomeDirective)
-    app.add_role("case-ref", case_ref_role)
     app.connect("builder-inited", _fresh_generated)
     app.connect("env-purge-doc", _purge)
-    app.connect("doctree-read", _link_case_ids)
     app.connect("env-check-consistency", _require_all)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}

@@ -13,6 +13,34 @@ __all__ = ["CHARTS", "write_charts"]
 CHARTS = ("cost_vs_window.png", "perplexity_vs_limit.png", "learning_curves.png")
 
 
+def strategy_colours(results: dict) -> dict[str, str]:
+    """One colour per strategy name, the same in every chart of ``results``.
+
+    Every strategy any section ran, in sorted order, takes the next colour of matplotlib's
+    ten-colour cycle (a row named ``sequential B=32 detach`` is coloured by its strategy).
+    """
+    names = set(results["window_sweep"]["rows"])
+    for key in ("learning", "recall"):
+        names |= set(results[key]["rows"])
+    names |= {r["strategy"] for r in results["batching"]["rows"]}
+    palette = [
+        f"tab:{c}"
+        for c in [
+            "blue",
+            "orange",
+            "green",
+            "red",
+            "purple",
+            "brown",
+            "pink",
+            "gray",
+            "olive",
+            "cyan",
+        ]
+    ]
+    return {name: palette[i % len(palette)] for i, name in enumerate(sorted(names))}
+
+
 def write_charts(results: dict, out_dir: Path) -> list[Path]:
     """The three PNG charts; returns their paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,6 +49,7 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     paths = []
+    colour = strategy_colours(results)
 
     def save(fig: Figure, name: str) -> None:
         FigureCanvasAgg(fig)
@@ -42,7 +71,7 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         "k:",
         label="least-squares fit",
     )
-    ax1.axhline(detach["saved_peak_bytes"] / 1024, color="tab:red", ls="--", label="detach")
+    ax1.axhline(detach["saved_peak_bytes"] / 1024, color=colour["detach"], ls="--", label="detach")
     ax1.set(xlabel="window K (batches)", ylabel="saved peak (KiB)", title="Saved for backward")
     ax1.legend()
     ax2.plot(
@@ -52,7 +81,7 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         label="window:K",
     )
     ax2.axhline(
-        detach["time_per_batch_s"]["median"] * 1e3, color="tab:red", ls="--", label="detach"
+        detach["time_per_batch_s"]["median"] * 1e3, color=colour["detach"], ls="--", label="detach"
     )
     ax2.set(xlabel="window K (batches)", ylabel="ms per batch (median)", title="Time per batch")
     ax2.set_ylim(bottom=0)
@@ -68,7 +97,12 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         rows = results[key]["rows"]
         names = list(rows)
         xs = range(len(names))
-        ax.bar(xs, [rows[n]["perplexity"] for n in names], color="tab:blue", label="held-out")
+        ax.bar(
+            xs,
+            [rows[n]["perplexity"] for n in names],
+            color=[colour.get(n, "tab:gray") for n in names],
+            label="held-out",
+        )
         ax.scatter(
             xs,
             # NaN is not drawn: a text file has no known limit
@@ -85,8 +119,10 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.legend()
     save(fig, CHARTS[1])
 
-    fig = Figure(figsize=(15, 4))
-    axes = fig.subplots(1, 3)
+    # One panel under the other, the width of a page's column: side by side at 15 inches, the
+    # legends were shrunk to a few pixels on the page.
+    fig = Figure(figsize=(7.5, 12))
+    axes = fig.subplots(3, 1)
     bat = results["batching"]
     # the batching rows (always on the counting sequence), named by batching, size, strategy
     batching = {
@@ -99,7 +135,15 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         (axes[2], batching, f"Batching (num_steps {bat['num_steps']})"),
     ):
         for name, r in sec["rows"].items():
-            ax.plot(r["curve_tokens"], r["curve_perplexity"], label=name)
+            strategy = r.get("strategy", name)
+            dashes = "-" if r.get("batching", "sequential") == "sequential" else "-."
+            ax.plot(
+                r["curve_tokens"],
+                r["curve_perplexity"],
+                dashes,
+                color=colour.get(strategy, "tab:gray"),
+                label=name,
+            )
         for ctx, style in (("carried", "--"), ("fresh", ":")):
             if sec["limits"]:  # none for a text file
                 limit = sec["limits"][ctx]["perplexity"]
@@ -107,6 +151,6 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.set(xlabel="training tokens", ylabel="training perplexity", title=title, yscale="log")
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_formatter(ScalarFormatter())
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=9, loc="upper right")
     save(fig, CHARTS[2])
     return paths

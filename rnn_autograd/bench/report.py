@@ -125,7 +125,12 @@ def _window_section(results: dict) -> list[str]:
         f"**{sweep['window_trace_slope_bytes'] / 1024:.1f} KiB per batch** (the graph of every "
         f"batch since the last backward is alive). A window still runs each batch's forward and "
         "backward once, as `detach` does, only later: what grows with the window is what is "
-        "alive, and the time slope is to be read against the spread of the times.",
+        "alive. What a window does *less* often is everything done once per optimizer period: "
+        "`window:K` calls backward once over K batches' losses and takes one optimizer step "
+        "(with its `zero_grad`) per K batches, where `detach` does both every batch. Those "
+        "fixed costs are divided by K, which is why time per batch falls as the window grows, "
+        "most where a batch is small and they are a large part of its time; read the slope "
+        "against the spread of the times.",
         "",
         "![cost against window](cost_vs_window.png)",
         "",
@@ -253,37 +258,39 @@ def _batching_section(results: dict) -> list[str]:
         "",
     ]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - local formatter
-    rows = [
-        [
-            r["batching"],
-            str(r["batch_size"]),
-            f"`{r['strategy']}`",
-            f"{r['perplexity']:.3f}",
-            f"{fmt(r['limit_perplexity'])} ({r['limit_context']})",
-            fmt(r["limit_perplexity"] and r["perplexity"] / r["limit_perplexity"]),
-            f"{r['first_target_ce']:.3f}",
-            fmt(r["limit_first_target_ce"]),
-            "" if r["first_target_vs_fresh"] is None else f"{r['first_target_vs_fresh']:+.3f}",
-            str(r["distinct_train_tokens"]),
-            r["carried_state_is"],
-        ]
-        for r in bat["rows"]
-    ]
+    # Three narrow tables rather than one of eleven columns, which ran past a page's column.
+    key = ["batching", "batch size", "strategy"]
+
+    def keyed(r: dict) -> list[str]:
+        return [r["batching"], str(r["batch_size"]), f"`{r['strategy']}`"]
+
     out += _table(
+        [*key, "held-out perplexity", "its limit", "ppl / limit"],
         [
-            "batching",
-            "batch size",
-            "strategy",
-            "held-out perplexity",
-            "its limit",
-            "ppl / limit",
-            "CE at first target (nats)",
-            "its limit",
-            "against fresh",
-            "distinct training tokens",
-            "what a carried state carries",
+            [
+                *keyed(r),
+                f"{r['perplexity']:.3f}",
+                f"{fmt(r['limit_perplexity'])} ({r['limit_context']})",
+                fmt(r["limit_perplexity"] and r["perplexity"] / r["limit_perplexity"]),
+            ]
+            for r in bat["rows"]
         ],
-        rows,
+    )
+    out += _table(
+        [*key, "CE at first target (nats)", "its limit", "against fresh"],
+        [
+            [
+                *keyed(r),
+                f"{r['first_target_ce']:.3f}",
+                fmt(r["limit_first_target_ce"]),
+                "" if r["first_target_vs_fresh"] is None else f"{r['first_target_vs_fresh']:+.3f}",
+            ]
+            for r in bat["rows"]
+        ],
+    )
+    out += _table(
+        [*key, "distinct training tokens", "what a carried state carries"],
+        [[*keyed(r), str(r["distinct_train_tokens"]), r["carried_state_is"]] for r in bat["rows"]],
     )
     out += [
         f"The first target of a window has one token of context without a carried state: "

@@ -14,7 +14,11 @@ import subprocess
 from pathlib import Path
 from typing import Any, Protocol
 
+from .graph_fold import fold_graph
 from .saved_tensors import SavedTensorInfo
+
+# Above this many nodes a picture is folded (graph_fold): unfolded it cannot be read at page width.
+FOLD_ABOVE = 40
 
 
 class GraphReport(Protocol):
@@ -132,8 +136,19 @@ def _note_style(saved: list[SavedTensorInfo]) -> str:
     return _FREED if all(s.freed for s in saved) else _SAVED
 
 
-def report_to_dot(report: GraphReport, max_nodes: int = 80, title: str | None = None) -> str:
-    """DOT source for ``report``; at most ``max_nodes`` nodes, then a "... N more" marker."""
+def report_to_dot(
+    report: GraphReport,
+    max_nodes: int = 80,
+    title: str | None = None,
+    fold: bool | None = None,
+) -> str:
+    """DOT source for ``report``; at most ``max_nodes`` nodes, then a "... N more" marker.
+
+    ``fold`` draws alike nodes once with their count (``graph_fold``); ``None`` folds a graph of
+    more than ``FOLD_ABOVE`` nodes. A folded picture shows every node's group, so it cuts nothing.
+    """
+    if fold or (fold is None and len(report.nodes) > FOLD_ABOVE):
+        return folded_to_dot(report, title=title)
     shown = {n.id for n in report.nodes[:max_nodes]}
     lines = [
         "digraph autograd {",
@@ -170,6 +185,113 @@ def report_to_dot(report: GraphReport, max_nodes: int = 80, title: str | None = 
         lines.append(f"  more [label={_quote(more)}, shape=plaintext];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def folded_to_dot(report: GraphReport, title: str | None = None) -> str:
+    """DOT source of the folded graph: one box per group, "× N" where it stands for N nodes."""
+    folded = fold_graph(report)
+    back = folded.back_edges
+    by_id = {g.id: g for g in folded.groups}
+    lines = [
+        "digraph autograd {",
+        '  graph [rankdir=TB, fontname="Helvetica", fontsize=14, nodesep=0.3, ranksep=0.35];',
+        '  node [fontname="Helvetica", fontsize=14];',
+        '  edge [color="#555555", fontname="Helvetica", fontsize=12];',
+    ]
+    note = f"{folded.node_count} nodes drawn as {len(folded.groups)}: × N marks N alike nodes"
+    label = f"{title}\n{note}" if title else note
+    lines.append(f"  labelloc=t; label={_quote(label)};")
+    for i, (text, root) in enumerate(folded.roots):
+        text = text if root is not None else f"{text}\n(no graph)"
+        lines.append(f"  r{i} [label={_quote(text)}, {_ROOT}];")
+        if root is not None:
+            lines.append(f"  r{i} -> {root} [label=grad_fn];")
+    for g in folded.groups:
+        node = g.first
+        times = f" × {g.count}" if g.count > 1 else ""
+        if node.is_leaf:
+            text = node.label.replace("AccumulateGrad leaf", "AccumulateGrad\nleaf") + times
+            lines.append(f"  {g.id} [label={_quote(text)}, {_LEAF}];")
+            continue
+        # The saved tensors inside the box, under the name: a note beside each box doubled the
+        # picture's width, and a wide picture is shrunk to an unreadable size on the page.
+        style = _box_style(g.conditions) + (", penwidth=2" if g.count > 1 else "")
+        lines.append(f"  {g.id} [label={_folded_label(node.name + times, g)}, {style}];")
+    into_old = _edges_into_old(folded, back)
+    for (a, b), count in folded.edges.items():
+        attrs = []
+        times = f", × {count}" if count > 1 else ""
+        if (a, b) in back:
+            # A chain folded into its own group: the edge to the previous step, not a new rank.
+            attrs += [f"label={_quote('previous' + times)}", "constraint=false", "style=dashed"]
+        elif (a, b) in into_old:
+            # Where backward leaves the live graph for saved tensors it cannot use.
+            what = "into freed" if "freed" in by_id[b].conditions else "into STALE"
+            attrs += [f"label={_quote(what + times)}", 'color="#cc0000"', 'fontcolor="#990000"']
+            attrs.append("penwidth=2.5")
+        elif count > 1:
+            attrs.append(f"label={_quote(f'× {count}')}")
+        lines.append(f"  {a} -> {b}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _edges_into_old(folded: Any, back: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Edges from the live graph into a group with freed or STALE saved tensors.
+
+    A group is *old* when its saved tensors are freed or stale, or when it saves nothing and
+    every edge into it comes from an old group (a node of the earlier graph between two that
+    save). Edges are taken in the groups' breadth-first order, back edges left out.
+    """
+    by_id = {g.id: g for g in folded.groups}
+    parents: dict[str, list[str]] = {}
+    for a, b in folded.edges:
+        if (a, b) not in back:
+            parents.setdefault(b, []).append(a)
+    old: dict[str, bool] = {}
+
+    def is_old(gid: str, seen: frozenset = frozenset()) -> bool:
+        if gid not in old:
+            conditions = by_id[gid].conditions
+            if conditions & {"freed", "stale"}:
+                old[gid] = True
+            elif conditions or not parents.get(gid) or gid in seen:
+                old[gid] = False
+            else:
+                old[gid] = all(is_old(p, seen | {gid}) for p in parents[gid])
+        return old[gid]
+
+    return {
+        (a, b)
+        for a, b in folded.edges
+        if (a, b) not in back and by_id[b].conditions & {"freed", "stale"} and not is_old(a)
+    }
+
+
+def _box_style(conditions: set[str]) -> str:
+    if "stale" in conditions:
+        return 'shape=box, style="rounded,filled", fillcolor="#f4cccc", color="#cc0000"'
+    if "freed" in conditions:
+        return 'shape=box, style="rounded,dashed,filled", fillcolor="#f3f3f3", color="#777777"'
+    return _NODE
+
+
+def _folded_label(title: str, group: Any) -> str:
+    """An HTML-like label: the node's name, then one line per saved tensor and its condition."""
+    rows = [f"<tr><td><b>{_html(title)}</b></td></tr>"]
+    for label, lay, statuses in group.saved_rows:
+        stale = any(s.endswith("STALE") for s in statuses)
+        freed = all(s.startswith("freed") for s in statuses)
+        color = "#990000" if stale else "#666666" if freed else "#333333"
+        status = " / ".join(statuses[:2]) + (" / ..." if len(statuses) > 2 else "")
+        status = f"<b>{_html(status)}</b>" if stale else _html(status)
+        # Name on one line, layout and versions on the next: one long line made boxes wide.
+        font = f'<font point-size="12" color="{color}">'
+        rows.append(f'<tr><td align="left">{font}{_html(label)}</font></td></tr>')
+        rest = f"{_html(lay)}: {status}" if lay else status
+        rows.append(f'<tr><td align="left">{font}   {rest}</font></td></tr>')
+    table = '<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
+    return f"<{table}{''.join(rows)}</table>>"
 
 
 def has_graphviz() -> bool:

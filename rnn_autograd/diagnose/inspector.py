@@ -103,11 +103,15 @@ class GraphReport:
 
         return report_to_text(self, max_nodes=max_nodes)
 
-    def to_dot(self, max_nodes: int = 80) -> str:
-        """Graphviz DOT source: grad_fn boxes, leaves, saved tensors as notes with versions."""
+    def to_dot(self, max_nodes: int = 80, fold: bool | None = None) -> str:
+        """Graphviz DOT source: grad_fn boxes, leaves, saved tensors with versions.
+
+        A large graph is drawn folded (alike nodes once, "× N"; ``graph_fold``) unless
+        ``fold=False``; ``fold=True`` folds a small one too.
+        """
         from .graph_picture import report_to_dot
 
-        return report_to_dot(self, max_nodes=max_nodes)
+        return report_to_dot(self, max_nodes=max_nodes, fold=fold)
 
     def __str__(self) -> str:
         return self.to_text()
