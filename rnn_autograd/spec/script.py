@@ -36,6 +36,66 @@ _SNAPSHOT_STUB = (
 )
 
 
+# A case declared with ``ranks=2`` is what each process of a DDP script runs: its script carries
+# this launcher, which does what ``rnn_autograd.spec.ranks`` does for the spec (two processes, a
+# gloo group on the loopback interface, seeded alike, bounded waits), in plain code a reader can
+# copy. Forked, so that a function defined in a notebook runs too.
+_RANKS_LAUNCHER = '''def _rank_main(func, rank, world_size, port, results):
+    """One process: join the gloo group, run func(rank, world_size), send back what it did."""
+    import datetime
+    import os
+
+    import torch.distributed as dist
+
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"  # gloo's own sockets on the loopback interface
+    torch.manual_seed(0)  # both ranks build the same model, as DDP expects
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=30),
+    )
+    try:
+        results.put((rank, "ok", func(rank, world_size)))
+    except Exception as error:  # the error is what the case shows: sent back to be raised again
+        results.put((rank, "raised", (type(error), str(error))))
+    finally:
+        dist.destroy_process_group()
+
+
+def on_two_ranks(func, timeout=60.0):
+    """Run func(rank, world_size) on two processes, as torchrun would: rank 0's result or error."""
+    import multiprocessing
+    import socket
+
+    with socket.socket() as free:  # a free port for the rendezvous, on 127.0.0.1 only
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    procs = [
+        context.Process(target=_rank_main, args=(func, rank, 2, port, results)) for rank in (0, 1)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        done = {rank: (status, value) for rank, status, value in
+                (results.get(timeout=timeout) for _ in procs)}
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    status, value = done[0]
+    if status == "raised":
+        error_type, message = value
+        raise error_type(message)
+    return value
+'''
+
+
 def strip_lint_markers(text: str) -> str:
     """``l = loss(...)  # noqa: E741 (...)`` -> ``l = loss(...)``."""
     return _NOQA.sub("", text)
@@ -83,20 +143,24 @@ def case_script(case: Case) -> CaseScript:
     gatherer.imports.update({"import random", "import torch"})  # the seeding uses both
     name = case.func.__name__
     declared = case.outcome.resolve()
+    invoke = f"on_two_ranks({name})" if case.ranks else f"{name}()"
     if isinstance(declared, Raises):
         error = declared.exc_type.__name__
         call = (
-            f"try:\n    {name}()\nexcept {error} as error:  # what this case shows: it raises\n"
+            f"try:\n    {invoke}\nexcept {error} as error:  # what this case shows: it raises\n"
             '    print(f"{type(error).__name__}: {error}")'
         )
     else:
-        call = f"print({name}())"
+        call = f"print({invoke})"
     call = f"{SEEDING}\n{call}"
     imports = ["from __future__ import annotations", "", *sorted(gatherer.imports, key=_import_key)]
+    helpers = list(gatherer.helpers.values())
+    if case.ranks:
+        helpers.append(_RANKS_LAUNCHER)
     return CaseScript(
         imports=imports,
-        helpers=list(gatherer.helpers.values()),
-        helper_names=gatherer.helper_names,
+        helpers=helpers,
+        helper_names=gatherer.helper_names + (["on_two_ranks", "_rank_main"] if case.ranks else []),
         uses=[n for n in free if n in gatherer.helper_names],
         body=body,
         call=call,
