@@ -10,7 +10,7 @@ optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4)
 optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4)
 criterion = nn.BCELoss()
 
-for i in range(3):
+for _i in range(3):
     real = torch.randn(32, 2) + 3
     noise = torch.randn(32, 4)
     fake = netG(noise)

@@ -28,5 +28,5 @@ def train_step(real):
     opt_G.step()
 
 
-for epoch in range(2):
+for _epoch in range(2):
     train_step(torch.randn(32, 2) + 3)

@@ -10,7 +10,7 @@ params = list(gru.parameters()) + list(head.parameters())
 optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
 h = torch.zeros(1, 8, 16)
 
-for step in range(5):
+for _step in range(5):
     x, target = torch.randn(8, 10, 6), torch.randn(8, 10, 1)
     out, h = gru(x, h)
     loss = nn.functional.mse_loss(head(out), target)

@@ -9,7 +9,7 @@ w = torch.zeros(3, requires_grad=True)
 b = torch.zeros(1, requires_grad=True)
 lr = 0.1
 
-for epoch in range(100):
+for _epoch in range(100):
     pred = X @ w + b
     loss = ((pred - y) ** 2).mean()
     loss.backward()
