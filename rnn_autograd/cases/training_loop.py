@@ -168,24 +168,6 @@ def _batches(n: int = 4):
     return [(b[:, :-1], b[:, 1:]) for b in data]
 
 
-def _train(cell, make_opt, hidden, repackage=None):
-    model = _LM(cell)
-    optimizer = make_opt(model.parameters())
-    trained = 0
-    for x, y in _batches():
-        if repackage is not None:
-            hidden = repackage(hidden)
-        logits, hidden = model(x, hidden)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, 12), y.reshape(-1))
-        optimizer.zero_grad()  # each step sees only this batch's gradient
-        # The broken loops keep the graph so that the next backward can reach it; the fixed
-        # loop cut it with repackage, so there is nothing to keep.
-        loss.backward(retain_graph=repackage is None)
-        optimizer.step()  # in place on every parameter: bumps its version
-        trained += 1
-    return hidden, trained
-
-
 @case(
     "training-loop/lstm-retain-graph-adam",
     question="Why does my LSTM language model with loss.backward(retain_graph=True) fail at the second batch with 'is at version 2; expected version 1'?",
@@ -208,8 +190,15 @@ def lstm_retain_graph_adam():
     oneDNN saves `weight_hh_l0.t()` instead and says "output 0 of AsStrided". Detach `(h, c)`
     at the start of each batch (`training-loop/repackage-hidden`) and drop `retain_graph`.
     """
-    zeros = (torch.zeros(1, 2, 8), torch.zeros(1, 2, 8))  # (h_0, c_0): (layers, B, hidden)
-    _train(nn.LSTM, lambda p: torch.optim.Adam(p, lr=1e-3), zeros)
+    model = _LM(nn.LSTM)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    hidden = (torch.zeros(1, 2, 8), torch.zeros(1, 2, 8))  # (h_0, c_0): (layers, B, hidden)
+    for x, y in _batches():
+        logits, hidden = model(x, hidden)  # no detach: hidden leads into the last batch's graph
+        loss = nn.functional.cross_entropy(logits.reshape(-1, 12), y.reshape(-1))
+        optimizer.zero_grad()  # each step sees only this batch's gradient
+        loss.backward(retain_graph=True)  # keep the old graph instead of cutting it
+        optimizer.step()  # in place on every parameter: bumps its version
 
 
 @case(
@@ -237,7 +226,15 @@ def gru_retain_graph_adamw():
     as with Adam or SGD. The numbers point at the optimizer, the clause at a view of a weight;
     the fix is the same as for the LSTM: detach the state, do not retain the graph.
     """
-    _train(nn.GRU, lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.01), torch.zeros(1, 2, 8))
+    model = _LM(nn.GRU)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    h = torch.zeros(1, 2, 8)  # (layers, B, hidden)
+    for x, y in _batches():
+        logits, h = model(x, h)  # no detach: h leads into the last batch's graph
+        loss = nn.functional.cross_entropy(logits.reshape(-1, 12), y.reshape(-1))
+        optimizer.zero_grad()  # each step sees only this batch's gradient
+        loss.backward(retain_graph=True)  # keep the old graph instead of cutting it
+        optimizer.step()  # two in-place writes per parameter: weight decay, then the update
 
 
 def repackage_hidden(h):
@@ -274,18 +271,25 @@ def repackage_hidden_case():
     before the next one. Gradients flow within a batch only, which is truncated BPTT; the model
     still carries *information* across batches through the values.
     """
-    hc = (torch.zeros(1, 2, 8), torch.zeros(1, 2, 8))  # (h_0, c_0): (layers, B, hidden)
-    counted = {}
-    flags = []
-    for label, cell, make, h0 in [
-        ("LSTM + Adam: batches trained", nn.LSTM, lambda p: torch.optim.Adam(p, lr=1e-3), hc),
-        (
-            "GRU + AdamW: batches trained",
-            nn.GRU,
-            lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.01),
-            torch.zeros(1, 2, 8),
-        ),
+    trained, flags = {}, []
+    for cell, make in [
+        (nn.LSTM, lambda p: torch.optim.Adam(p, lr=1e-3)),
+        (nn.GRU, lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.01)),
     ]:
-        h, counted[label] = _train(cell, make, h0, repackage=repackage_hidden)
-        flags.append((h[0] if isinstance(h, tuple) else h).requires_grad)
-    return {**counted, "state requires grad after the loop": flags}
+        model = _LM(cell)
+        optimizer = make(model.parameters())
+        hidden = (torch.zeros(1, 2, 8),) * 2 if cell is nn.LSTM else torch.zeros(1, 2, 8)
+        label = (
+            "LSTM + Adam: batches trained" if cell is nn.LSTM else "GRU + AdamW: batches trained"
+        )
+        trained[label] = 0
+        for x, y in _batches():
+            hidden = repackage_hidden(hidden)  # cut the graph behind the carried state
+            logits, hidden = model(x, hidden)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, 12), y.reshape(-1))
+            optimizer.zero_grad()  # each step sees only this batch's gradient
+            loss.backward()  # no retain_graph: nothing earlier is reached
+            optimizer.step()
+            trained[label] += 1
+        flags.append((hidden[0] if cell is nn.LSTM else hidden).requires_grad)
+    return {**trained, "state requires grad after the loop": flags}
