@@ -73,7 +73,7 @@ def format_match(rank: int, m: Match, context: tuple[str, ...] = ()) -> str:
     if c.fix:
         fix = get_case(c.fix)
         lines.append(f"   Fix: {c.fix}: {fix.question}")
-        for change in fix_lines(c, fix)[:1]:
+        for change in fix_lines(c, fix):
             mine = _user_line(change.before, context)
             if change.before:
                 lines.append(

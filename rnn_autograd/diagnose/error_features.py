@@ -88,11 +88,17 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
         ("retain_graph", r"retain_graph\s*=\s*True", 3.0, "retain_graph=True"),
         ("step", r"\.step\(\s*\)", 2.0, "an optimizer step"),
         (
-            "carried",
-            r"^\s*(\w+)\s*=\s*\1\s*[-+*/]|^\s*\w*(?:loss|total)\w*\s*\+=\s*(?!.*\.item\(\))"
-            r"|^\s*[\w, ()]*\b(hidden|state|hx|h|hc|states)\b[\w, ()]*=\s*[\w.]+\(.*\b\2\b",
+            "carried_total",
+            r"^\s*(\w*(?:loss|total|sum|running)\w*)\s*=\s*\1\s*\+(?!.*\.item\(\))"
+            r"|^\s*\w*(?:loss|total|sum|running)\w*\s*\+=\s*(?!.*\.item\(\))",
             3.0,
-            "a tensor carried across iterations",
+            "a running total carried across iterations",
+        ),
+        (
+            "carried_state",
+            r"^\s*\(?(?=[\w ]*,)[\w, ()]*\b(\w+)\b[\w, ()]*=\s*[\w.\[\]]+\((?:.*[(, ])?\1\s*[,)]",
+            3.0,
+            "a state passed back into the call that returns it",
         ),
         ("inplace_flag", r"inplace\s*=\s*True", 3.0, "inplace=True"),
         ("slice_assign", r"^\s*[\w.]+\[[^\]]*\]\s*(?:[-+*/]?=)(?!=)", 3.0, "a slice assignment"),
@@ -102,6 +108,7 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
             2.0,
             "an in-place method",
         ),
+        ("augmented", r"^\s*[\w.]+(?:\[[^\]]*\])?\s*[-+*/]=", 2.0, "an in-place +="),
         ("view", r"\.(?:view|reshape|t|transpose|expand|unsqueeze|narrow)\(", 1.0, "a view"),
         ("no_grad", r"no_grad|inference_mode|set_grad_enabled\(\s*False", 3.0, "grad mode off"),
         ("values", r"\.item\(\)|\.numpy\(\)|\.tolist\(\)|\bnp\.\w+\(", 2.5, "plain values"),
@@ -111,7 +118,7 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
         ("make_optimizer", r"optim\.\w+\(", 1.5, "an optimizer built"),
         ("autograd_grad", r"autograd\.grad\(", 3.0, "torch.autograd.grad"),
         ("reduction_none", r"reduction\s*=\s*['\"]none", 3.0, "an unreduced loss"),
-        ("recurrent", r"\b(?:LSTM|GRU|RNN|lstm|gru|rnn|hidden)\b", 2.0, "a recurrent model"),
+        ("recurrent", r"\b(?:LSTM|GRU|RNN|lstm|gru|rnn|hidden|state)\b", 2.0, "a recurrent model"),
         ("adamw", r"AdamW\b", 1.5, "AdamW"),
         (
             "gan",
@@ -132,7 +139,7 @@ _DESCRIPTIVE = frozenset(
 )
 # Fixes that make a retained graph live longer: wrong wherever a tensor carries the graph on.
 _TRAP_FIX = "retain_graph"
-_TRAP_SITUATION = ("carried", "step", "retain_graph", "recurrent", "gan")
+_TRAP_SITUATION = ("carried_state", "carried_total", "step", "retain_graph", "recurrent", "gan")
 
 
 def _strip_comment(line: str) -> str:
