@@ -130,16 +130,42 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
         ("saved_attr", r"\._saved_\w+|\._raw_saved_", 3.0, "a saved tensor read directly"),
         ("create_graph", r"create_graph\s*=\s*True", 3.0, "create_graph=True"),
         ("softmax", r"softmax", 1.0, "a softmax"),
+        (
+            "loss_backward",
+            r"\b(?:\w*loss\w*|l|err\w*|cost)\.backward\(",
+            0.5,
+            "the backward of a training loss",
+        ),
         ("grad_attr", r"\.grad\b(?!_)", 1.0, "a .grad read"),
     ]
 }
 # Signals that describe the situation rather than a change a fix makes.
 _DESCRIPTIVE = frozenset(
-    ["step", "view", "make_optimizer", "recurrent", "adamw", "gan", "softmax", "grad_attr"]
+    [
+        "step",
+        "view",
+        "make_optimizer",
+        "recurrent",
+        "adamw",
+        "gan",
+        "softmax",
+        "grad_attr",
+        "loss_backward",
+    ]
 )
 # Fixes that make a retained graph live longer: wrong wherever a tensor carries the graph on.
 _TRAP_FIX = "retain_graph"
-_TRAP_SITUATION = ("carried_state", "carried_total", "step", "retain_graph", "recurrent", "gan")
+# Where a retain_graph fix is a trap: a graph carried on, or (the commonest case of the
+# message) the backward of a training loss with nothing to say it is meant to run twice.
+_TRAP_SITUATION = (
+    "carried_state",
+    "carried_total",
+    "step",
+    "retain_graph",
+    "recurrent",
+    "gan",
+    "loss_backward",
+)
 
 
 def _strip_comment(line: str) -> str:
@@ -255,8 +281,14 @@ def fix_adds_trap(c: Case, fix: Case | None) -> bool:
     )
 
 
+# Code that works with one graph on purpose (reads saved tensors, differentiates twice).
+_DELIBERATE = ("saved_attr", "create_graph", "autograd_grad")
+
+
 def trap_situation(user: dict[str, str]) -> str | None:
     """The user's line that makes a retain_graph fix a trap: a carried tensor, a step, ..."""
+    if any(name in user for name in _DELIBERATE):
+        return None
     for name in _TRAP_SITUATION:
         if name in user:
             return user[name]

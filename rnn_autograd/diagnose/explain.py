@@ -234,8 +234,8 @@ def _trap(c: Case, user: dict[str, str], bare: bool) -> str | None:
     """Why the case's fix is a trap for this code (None: it is not).
 
     A fix that adds ``retain_graph=True`` is a trap wherever the code shows a graph carried on
-    (a state, a running total, an optimizer step) and, the commonest cause being just that,
-    wherever the code shows nothing that says otherwise (a bare message, a lone backward line).
+    (a state, a running total, an optimizer step, a training loss's backward) and, that being
+    the commonest cause, for a bare message with no code at all.
     """
     try:
         fix = get_case(c.fix) if c.fix else None
@@ -246,7 +246,7 @@ def _trap(c: Case, user: dict[str, str], bare: bool) -> str | None:
     line = trap_situation(user)
     if line is not None:
         return f"ranked after: its fix adds retain_graph=True, a trap for your line `{line}`"
-    if bare or not user:
+    if bare:
         return (
             "ranked after: its fix, retain_graph=True, suits a graph you mean to backward twice;"
             " where a tensor carries the graph into the next iteration (a state, a running"
