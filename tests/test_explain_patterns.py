@@ -261,6 +261,21 @@ def test_a_warning_line_finds_the_case_that_declares_it():
     }
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "UserWarning: The .grad attribute of a Tensor that is not a leaf Tensor is being accessed.",
+        "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed",
+    ],
+    ids=["warning raised as an error", "bare warning text"],
+)
+def test_a_warning_without_its_file_line_is_matched_too(text):
+    assert match_text(text)[0].case.id in {
+        "leaves/grad-of-non-leaf-is-none",
+        "leaves/to-dtype-makes-non-leaf",
+    }
+
+
 def test_an_exception_in_a_log_with_warnings_is_ranked_before_the_warnings_cases():
     log = _output_of("nonleaf_grad_warning") + _output_of("non_scalar_backward")
     assert match_text(log)[0].case.id == "training-loop/non-scalar-backward"

@@ -134,13 +134,13 @@ class Match:
         )
 
 
-def _declarations(c: Case, warning: bool) -> list[tuple[Raises | Warned, str | None]]:
-    """``c``'s Raises (or, for a warning, its Warned) for this torch, then for other releases."""
+def _declarations(c: Case, warning: bool | None) -> list[tuple[Raises | Warned, str | None]]:
+    """``c``'s Raises (a warning: its Warned; None: both) for this torch, then other releases."""
 
     def of(d: Declaration | None) -> list[Raises | Warned]:
-        if warning:
-            return list(d.warns) if isinstance(d, (Raises, Returns)) else []
-        return [d] if isinstance(d, Raises) else []
+        raises = [d] if isinstance(d, Raises) and warning is not True else []
+        warns = list(d.warns) if isinstance(d, (Raises, Returns)) and warning is not False else []
+        return raises + warns
 
     try:
         resolved: Declaration | None = c.outcome.resolve()
@@ -262,10 +262,13 @@ def match_error(
     *,
     cases: list[Case] | None = None,
     hints: bool = True,
-    warning: bool = False,
+    warning: bool | None = False,
     observed: ObservedMessages | None = None,
 ) -> list[Match]:
-    """Every case whose declared exception (or warning) matches, ranked; hints after."""
+    """Every case whose declared exception (or warning) matches, ranked; hints after.
+
+    ``warning``: False matches declared exceptions, True declared warnings, None both.
+    """
     cases = cases if cases is not None else all_cases()
     observed = observed if observed is not None else SESSION
     raising = [(c, d, other) for c in cases for d, other in _declarations(c, warning)]
@@ -281,7 +284,8 @@ def match_error(
             tier = "declared" if _type_matches(d, type_name) else "pattern"
             # A question that quotes the error is the canonical page for it: a tie-break.
             share = _share(_words(c.question), _words(message))
-            m_fit, m_why = _message_fit(details, None if warning else observed.message(c))
+            observed_message = observed.message(c) if isinstance(d, Raises) else None
+            m_fit, m_why = _message_fit(details, observed_message)
             c_fit, c_why = _code_fit(c, user)
             trap = _trap(c, user, bare=not context)
             extra = {
@@ -310,13 +314,11 @@ def match_text(
     seen: dict[str, Match] = {}
     ordered: list[Match] = []
     for depth, err in enumerate(parse_error_text(text)):
+        # A bare message, or "UserWarning: ..." raised as an error, may be either kind.
+        maybe_warning = err.type_name is None or err.type_name.endswith("Warning")
+        kinds = True if err.warning else (None if maybe_warning else False)
         found = match_error(
-            err.type_name,
-            err.message,
-            err.context,
-            cases=cases,
-            warning=err.warning,
-            observed=observed,
+            err.type_name, err.message, err.context, cases=cases, warning=kinds, observed=observed
         )
         for m in found:
             # An exception the raised one was chained from only adds cases, after its own.
