@@ -84,10 +84,10 @@ def grad_allow_unused():
     net = _WithAuxHead()
     x = torch.randn(5, 4)
     loss = (net(x) - x).pow(2).mean()
-    params = list(net.parameters())
-    # retain_graph: three autograd.grad calls over the same graph.
-    loose = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
-    zeros = torch.autograd.grad(loss, params, materialize_grads=True, retain_graph=True)
+    loose = torch.autograd.grad(loss, list(net.parameters()), allow_unused=True)
+    loss = (net(x) - x).pow(2).mean()  # a fresh graph: the call above freed the last one
+    zeros = torch.autograd.grad(loss, list(net.parameters()), materialize_grads=True)
+    loss = (net(x) - x).pow(2).mean()
     used = [*net.encoder.parameters(), *net.decoder.parameters()]
     only_used = torch.autograd.grad(loss, used)
     return {

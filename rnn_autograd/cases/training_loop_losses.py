@@ -317,15 +317,18 @@ def reduce_before_backward():
     """
     model = nn.Linear(3, 1)
     x, y = torch.randn(16, 3), torch.randn(16, 1)
-    per_sample = nn.MSELoss(reduction="none")(model(x), y)  # (16, 1)
-    per_sample.mean().backward(retain_graph=True)  # keep the graph: two more backwards below
-    mean_grad = model.weight.grad.clone()
-    model.zero_grad()  # compare the next gradient from None, not accumulated
-    per_sample.backward(torch.ones_like(per_sample), retain_graph=True)  # the vjp with ones
-    seeded = model.weight.grad.clone()
-    model.zero_grad()  # from None again
-    per_sample.sum().backward()
-    summed = model.weight.grad.clone()
+    loss = nn.MSELoss(reduction="none")(model(x), y)  # (16, 1): one loss per sample
+    loss.mean().backward()  # one number: backward seeds it with 1
+    mean_grad = model.weight.grad
+    model.zero_grad()  # the next gradient from None, not accumulated
+    # A fresh graph for each variant: the backward above freed the last one.
+    loss = nn.MSELoss(reduction="none")(model(x), y)
+    loss.sum().backward()
+    summed = model.weight.grad
+    model.zero_grad()  # the next gradient from None
+    loss = nn.MSELoss(reduction="none")(model(x), y)  # (16, 1): one loss per sample
+    loss.backward(torch.ones_like(loss))  # the vector-Jacobian product with ones
+    seeded = model.weight.grad
     model.zero_grad()  # the last check starts from None
     one = nn.MSELoss(reduction="none")(model(x[:1]), y[:1])  # shape [1, 1], one element
     one.backward()

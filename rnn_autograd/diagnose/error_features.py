@@ -136,7 +136,13 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
             0.5,
             "the backward of a training loss",
         ),
-        ("grad_attr", r"\.grad\b(?!_)", 1.0, "a .grad read"),
+        ("grad_attr", r"\.grad\b(?![_(])", 1.0, "a .grad read"),
+        (
+            "allow_unused",
+            r"(?:allow_unused|materialize_grads)\s*=\s*True",
+            3.0,
+            "allow_unused=True",
+        ),
     ]
 }
 # Signals that describe the situation rather than a change a fix makes.
@@ -232,6 +238,9 @@ class FixLine:
     after: str
 
 
+_ASSIGNED = re.compile(r"^[\w, ()]+=\s*(?!=)")  # "name = " before an expression
+
+
 def _remedial(signals: set[str]) -> set[str]:
     return signals - _DESCRIPTIVE
 
@@ -253,32 +262,45 @@ def fix_lines(c: Case, fix: Case) -> list[FixLine]:
     for line in added:
         if line.startswith(("return", '"', "}", "def ", "class ")) or re.match(r"^\w+\[", line):
             continue  # the fix's observations and definitions, not its change
-        target = re.match(r"^(\w+)\s*=[^=]", line)
-        if target and returned and len(re.findall(rf"\b{target.group(1)}\b", elsewhere)) == 1:
-            continue  # a name only the returned observations read: measured, not changed
         mine = set(code_signals([line]))
         brings = _remedial(mine - case_signals)
+        target = re.match(r"^(\w+)\s*(?:=[^=]|\.\w+\()", line)
+        name = target.group(1) if target else ""
+        uses = len(re.findall(rf"\b{name}\b", elsewhere)) if name else 0
+        measured = name and re.search(rf"\b{name}\b", returned) and uses <= 1 + ("." in line)
+        if measured and not brings - {"values"}:
+            continue  # a name only the returned observations read: measured, not changed
         best, best_score = "", 0.0
         for before in removed:
             ratio = difflib.SequenceMatcher(None, before, line).ratio()
             drops = _remedial(set(code_signals([before])) - mine)
             score = ratio + (0.5 * len(drops) if ratio >= 0.45 else 0.0)
-            if (ratio >= 0.6 or (drops and ratio >= 0.45)) and score > best_score:
+            same = _ASSIGNED.sub("", before) == _ASSIGNED.sub("", line)
+            if (ratio >= 0.6 or (drops and ratio >= 0.45)) and score > best_score and not same:
                 best, best_score = before, score
         score = 2 * len(brings) + best_score
         if score >= 0.6:
             ranked.append((score, FixLine(best, line)))
     ranked.sort(key=lambda p: -p[0])
-    return [p for _, p in ranked[:2]]
+    shown: list[FixLine] = []
+    for _, pair in ranked:
+        if pair.before and any(pair.before == s.before for s in shown):
+            continue  # one replacement per line of the case
+        shown.append(pair)
+    return shown[:2]
 
 
 def fix_adds_trap(c: Case, fix: Case | None) -> bool:
-    """Does the fix make the graph live longer (``retain_graph=True``) where the case did not?"""
+    """Does the fix turn ``retain_graph=True`` on for a backward call the case makes without it?"""
     if fix is None:
         return False
-    return _TRAP_FIX in code_signals(source_lines(fix)) and _TRAP_FIX not in code_signals(
-        source_lines(c)
-    )
+    old = source_lines(c)
+    for line in source_lines(fix):
+        if _TRAP_FIX in code_signals([line]):
+            plain = re.sub(r",?\s*retain_graph\s*=\s*True", "", line).replace("(, ", "(")
+            if plain in old:
+                return True
+    return False
 
 
 # Code that works with one graph on purpose (reads saved tensors, differentiates twice).

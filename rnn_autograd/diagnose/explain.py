@@ -230,6 +230,15 @@ def _code_fit(c: Case, user: dict[str, str]) -> tuple[float, list[str]]:
     return sum(SIGNALS[n][1] for n in hits), why
 
 
+def _prior(c: Case) -> tuple[float, list[str]]:
+    """No code given: the commonest cause first, a tensor carried into the next iteration."""
+    own = code_signals(source_lines(c))
+    for name, weight in (("carried_state", 1.0), ("carried_total", 0.5)):
+        if name in own:
+            return weight, [f"no code given: {SIGNALS[name][2]} is the commonest cause"]
+    return 0.0, []
+
+
 def _trap(c: Case, user: dict[str, str], bare: bool) -> str | None:
     """Why the case's fix is a trap for this code (None: it is not).
 
@@ -286,7 +295,7 @@ def match_error(
             share = _share(_words(c.question), _words(message))
             observed_message = observed.message(c) if isinstance(d, Raises) else None
             m_fit, m_why = _message_fit(details, observed_message)
-            c_fit, c_why = _code_fit(c, user)
+            c_fit, c_why = _code_fit(c, user) if context else _prior(c)
             trap = _trap(c, user, bare=not context)
             extra = {
                 "fit": m_fit + c_fit,
