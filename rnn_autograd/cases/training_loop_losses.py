@@ -157,7 +157,7 @@ def loss_under_no_grad():
     """The forward ran under `@torch.no_grad()`, so nothing was recorded: the logits, and the
     loss computed from them, are tensors without a `grad_fn` that do not require grad.
 
-    In no-grad mode an op's output requires grad only if grad mode is on, whatever its inputs:
+    In no-grad mode no op is recorded, so no output requires grad, whatever its inputs:
     `model(batch)` inside the decorated helper returns plain values. `CrossEntropyLoss` of plain
     values is plain too, so `loss.backward()` finds a root that is a leaf without
     `requires_grad` and refuses ("element 0 of tensors": the first of the tensors passed to
