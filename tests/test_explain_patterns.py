@@ -336,3 +336,14 @@ def test_pasted_code_names_the_in_place_habit(code, case_id):
     text = "def scaled(x):\n    scale = torch.exp(log_scale)\n" + code + "\n\n"
     first = match_text(text + _output_of("relu_underscore_on_exp"))[0]
     assert first.case.id == case_id, first.reasons
+
+
+def test_a_torch_1_message_on_a_cuda_tensor_still_reads_its_view_and_versions():
+    text = _STALE.format(
+        shape="64, 1", clause=", which is output 0 of TBackward", now=2, expected=1
+    )
+    text = text.replace("torch.FloatTensor", "torch.cuda.FloatTensor")
+    features = message_features(text)
+    assert (features.op, features.now, features.expected, features.rank) == ("T", 2, 1, 2)
+    first = match_text(text)[0]
+    assert message_features(_observed(first.case.id)).op == "AsStrided"

@@ -32,6 +32,7 @@ from ..spec.outcome import installed_torch_version
 
 __all__ = [
     "SIGNALS",
+    "VIEW_OPS",
     "FixLine",
     "MessageFeatures",
     "ObservedMessages",
@@ -42,7 +43,29 @@ __all__ = [
 
 _OUTPUT_OF = re.compile(r"which is output (\d+) of ([\w:]+)")
 _VERSIONS = re.compile(r"is at version (\d+); expected version (\d+)")
-_SHAPE = re.compile(r"\[torch\.\w+ \[([\d, ]*)\]\]")
+_SHAPE = re.compile(r"\[torch\.[\w.]+ \[([\d, ]*)\]\]")  # torch.FloatTensor, torch.cuda.FloatTensor
+# Nodes that make a view: a saved view of a weight is named after one of them, by release
+# ("TBackward" in torch 1.x, "AsStrided" once the base was written in place, on 2.x).
+VIEW_OPS = frozenset(
+    [
+        "T",
+        "Transpose",
+        "AsStrided",
+        "Permute",
+        "View",
+        "Unsqueeze",
+        "Squeeze",
+        "Expand",
+        "Select",
+        "Slice",
+        "Alias",
+        "Unfold",
+        "Narrow",
+        "Diagonal",
+        "Split",
+        "Unbind",
+    ]
+)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from ..spec.outcome import ByTorch, Declaration, Raises, Returns, Warned
 from .error_features import (
     SESSION,
     SIGNALS,
+    VIEW_OPS,
     MessageFeatures,
     ObservedMessages,
     code_signals,
@@ -199,6 +200,11 @@ def _message_fit(user: MessageFeatures, case_message: str | None) -> tuple[float
         if user.op == own.op:
             fit += 4
             why.append(f"'which is output N of {user.op}': this case's error names the same op")
+        elif user.op in VIEW_OPS and own.op in VIEW_OPS:
+            fit += 3
+            why.append(
+                f"'which is output N of {user.op}': a view, as in this case's error ({own.op})"
+            )
         else:
             fit -= 3
     elif user.names_op == own.names_op:
