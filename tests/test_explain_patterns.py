@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from rnn_autograd.cli import main
-from rnn_autograd.diagnose.error_features import SESSION, code_signals, message_features
+from rnn_autograd.diagnose.code_signals import code_signals, fix_adds_trap
+from rnn_autograd.diagnose.error_features import SESSION, message_features
 from rnn_autograd.diagnose.explain import match_text
 from rnn_autograd.spec import get_case, isolated
 
@@ -217,8 +218,6 @@ _CARRIED_LOOP = (
 
 
 def _fix_retains(case_id: str) -> bool:
-    from rnn_autograd.diagnose.error_features import fix_adds_trap
-
     c = get_case(case_id)
     return fix_adds_trap(c, get_case(c.fix))
 

@@ -12,7 +12,8 @@ import difflib
 import sys
 import textwrap
 
-from ..diagnose.error_features import ObservedMessages, fix_lines
+from ..diagnose.code_signals import fix_lines
+from ..diagnose.error_features import ObservedMessages
 from ..diagnose.error_text import parse_error_text
 from ..diagnose.explain import Match, match_text
 from ..errors import UsageError

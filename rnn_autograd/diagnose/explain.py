@@ -31,18 +31,8 @@ from dataclasses import dataclass
 
 from ..spec import Case, all_cases, get_case
 from ..spec.outcome import ByTorch, Declaration, Raises, Returns, Warned
-from .error_features import (
-    SESSION,
-    SIGNALS,
-    VIEW_OPS,
-    MessageFeatures,
-    ObservedMessages,
-    code_signals,
-    fix_adds_trap,
-    message_features,
-    source_lines,
-    trap_situation,
-)
+from .code_signals import SIGNALS, code_signals, fix_adds_trap, source_lines, trap_situation
+from .error_features import SESSION, VIEW_OPS, MessageFeatures, ObservedMessages, message_features
 from .error_text import ErrorText, parse_error_text
 
 __all__ = [
@@ -56,47 +46,12 @@ __all__ = [
 
 TIERS = ("declared", "pattern", "hint")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_STOP = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "of",
-        "to",
-        "in",
-        "is",
-        "was",
-        "be",
-        "for",
-        "and",
-        "or",
-        "if",
-        "you",
-        "it",
-        "its",
-        "not",
-        "by",
-        "on",
-        "at",
-        "as",
-        "with",
-        "that",
-        "this",
-        "are",
-        "has",
-        "have",
-        "when",
-        "do",
-        "does",
-        "why",
-        "what",
-        "from",
-        "into",
-        "than",
-        "then",
-        "there",
-    ]
+# Words too common to tell a question from the message it quotes.
+_STOP_WORDS = (
+    "the a an of to in is was be for and or if you it its not by on at as with that this "
+    "are has have when do does why what from into than then there"
 )
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True)
