@@ -150,7 +150,8 @@ def slice_assign_into_activation():
     same line works.
     """
     layer = nn.Linear(6, 4)
-    h = torch.sigmoid(layer(torch.randn(3, 6)))  # SigmoidBackward0 saves h, at version 0
+    x = torch.randn(3, 6)
+    h = torch.sigmoid(layer(x))  # SigmoidBackward0 saves h, at version 0
     h[:, 0] = 0  # copy_ into a view of h: h._version 0 -> 1
     h.sum().backward()
 

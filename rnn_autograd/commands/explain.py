@@ -17,7 +17,7 @@ from ..diagnose.error_features import ObservedMessages
 from ..diagnose.error_text import parse_error_text
 from ..diagnose.explain import Match, match_text
 from ..errors import UsageError
-from ..spec import get_case
+from ..spec import Warned, get_case
 
 __all__ = ["format_match", "register"]
 
@@ -55,7 +55,7 @@ def _user_line(before: str, context: tuple[str, ...]) -> str | None:
     """The user's own code line most like the case's line that the fix changes."""
     if not before or not context:
         return None
-    close = difflib.get_close_matches(before, [c.strip() for c in context], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(before, [c.strip() for c in context], n=1, cutoff=0.8)
     return close[0] if close else None
 
 
@@ -63,6 +63,8 @@ def format_match(rank: int, m: Match, context: tuple[str, ...] = ()) -> str:
     """A numbered block: id, question, why it matched, summary, the fix and its line to change."""
     c = m.case
     why = _TIER_TEXT[m.tier].format(type=m.type_name)
+    if isinstance(m.declared, Warned):
+        why = why.replace("exception", "warning")
     if m.other_torch:
         why += f", declared for torch {m.other_torch}"
     lines = [f"{rank}. {c.id}  ({why})", f"   {c.question}"]

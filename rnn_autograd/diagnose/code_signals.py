@@ -85,6 +85,13 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
             "the backward of a training loss",
         ),
         ("grad_attr", r"\.grad\b(?![_(])", 1.0, "a .grad read"),
+        ("retain_grad", r"\.retain_grad\(\)", 3.0, "retain_grad()"),
+        (
+            "requires_grad_on",
+            r"\.requires_grad_\(|requires_grad\s*=\s*True",
+            1.0,
+            "requires_grad on",
+        ),
         (
             "allow_unused",
             r"(?:allow_unused|materialize_grads)\s*=\s*True",
@@ -105,6 +112,7 @@ _DESCRIPTIVE = frozenset(
         "softmax",
         "grad_attr",
         "loss_backward",
+        "saved_attr",
     ]
 )
 # Fixes that make a retained graph live longer: wrong wherever a tensor carries the graph on.
@@ -187,6 +195,18 @@ class FixLine:
 
 
 _ASSIGNED = re.compile(r"^[\w, ()]+=\s*(?!=)")  # "name = " before an expression
+_FIRST = re.compile(r"^\w+")  # the receiver of "name.backward()"
+# Signals of a cause: a fix that brings one is not fixing with it.
+_CAUSES = frozenset(
+    [
+        "augmented",
+        "inplace_method",
+        "slice_assign",
+        "carried_state",
+        "carried_total",
+        "inplace_flag",
+    ]
+)
 
 
 def _remedial(signals: set[str]) -> set[str]:
@@ -206,16 +226,24 @@ def fix_lines(c: Case, fix: Case) -> list[FixLine]:
     case_signals = set(code_signals(old))
     ranked: list[tuple[float, FixLine]] = []
     returned = " ".join(x for x in new if x.startswith(("return", '"', "}")))
-    elsewhere = " ".join(x for x in new if not x.startswith(("return", '"', "}")))
+    body = [x for x in new if not x.startswith(("return", '"', "}"))]
     for line in added:
         if line.startswith(("return", '"', "}", "def ", "class ")) or re.match(r"^\w+\[", line):
             continue  # the fix's observations and definitions, not its change
         mine = set(code_signals([line]))
-        brings = _remedial(mine - case_signals)
+        brings = _remedial(mine - case_signals) - _CAUSES
         target = re.match(r"^(\w+)\s*(?:=[^=]|\.\w+\()", line)
         name = target.group(1) if target else ""
-        uses = len(re.findall(rf"\b{name}\b", elsewhere)) if name else 0
-        measured = name and re.search(rf"\b{name}\b", returned) and uses <= 1 + ("." in line)
+        # Other lines that read the name (not its empty start, not an append to it).
+        readers = [
+            x
+            for x in body
+            if x != line
+            and re.search(rf"\b{name}\b", x)
+            and not re.match(r"^[\w, ]+=\s*[\[\]{}(), 0.None]*$", x)  # starts empty
+            and not x.startswith(f"{name}.append(")
+        ]
+        measured = name and re.search(rf"\b{name}\b", returned) and not readers
         if measured and not brings - {"values"}:
             continue  # a name only the returned observations read: measured, not changed
         best, best_score = "", 0.0
@@ -223,11 +251,13 @@ def fix_lines(c: Case, fix: Case) -> list[FixLine]:
             ratio = difflib.SequenceMatcher(None, before, line).ratio()
             drops = _remedial(set(code_signals([before])) - mine)
             score = ratio + (0.5 * len(drops) if ratio >= 0.45 else 0.0)
-            same = _ASSIGNED.sub("", before) == _ASSIGNED.sub("", line)
-            if (ratio >= 0.6 or (drops and ratio >= 0.45)) and score > best_score and not same:
+            same = _ASSIGNED.sub("", before) == _ASSIGNED.sub("", line) or _FIRST.sub(
+                "", before
+            ) == _FIRST.sub("", line)  # only the name assigned to, or called on, differs
+            if (ratio >= 0.7 or (drops and ratio >= 0.45)) and score > best_score and not same:
                 best, best_score = before, score
         score = 2 * len(brings) + best_score
-        if score >= 0.6:
+        if score >= 0.7:  # a line that only renames is not the fix
             ranked.append((score, FixLine(best, line)))
     ranked.sort(key=lambda p: -p[0])
     shown: list[FixLine] = []
