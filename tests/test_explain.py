@@ -138,6 +138,7 @@ def test_words_in_common_are_only_a_hint():
 
 
 def _run(argv, stdin="", monkeypatch=None, capsys=None):
+    monkeypatch.setenv("RNN_AUTOGRAD_CACHE", "off")  # the tests leave no cache in $HOME
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     code = main(argv)
     out, err = capsys.readouterr()

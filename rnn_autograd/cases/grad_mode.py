@@ -2,7 +2,8 @@
 
 ``requires_grad`` only takes effect in grad mode, the default. ``torch.no_grad()`` records
 nothing but leaves ordinary tensors behind; ``torch.inference_mode()`` also skips version
-counting and view tracking, and its tensors can never enter a recorded graph later. Neither is
+counting and view tracking, and its tensors cannot be *saved* for a backward later (an op that
+saves nothing from them, such as ``w + X``, is recorded and differentiates fine). Neither is
 ``model.eval()``, which only switches layers such as dropout. This module holds the cases of
 switching the mode and of inference tensors; ``grad_mode_inplace`` holds the in-place updates
 of leaves and views under and outside no-grad mode.

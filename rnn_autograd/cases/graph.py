@@ -221,6 +221,8 @@ def retain_graph_is_per_call():
         {
             "h alive after backward(retain_graph=True)": True,
             "saved input is x": True,
+            "saved non-leaf input is the same object": True,
+            "saved own output is the same object": False,
             "h alive after backward()": False,
         }
     ),
@@ -239,13 +241,20 @@ def retained_graph_keeps_tensors_alive():
     The plain `backward()` releases the saved variables of every node it runs, the last
     reference goes, and the weak reference dies *while `y` and its `grad_fn` still exist*: the
     nodes survive, their saved tensors do not. In an RNN trained with `retain_graph=True`, every
-    batch's activations stay referenced this way by the graph the state drags along. A saved
-    input that is a leaf is kept as the very same tensor: `_saved_self is x` (an output is saved
-    packed, and reads back as a new tensor object sharing storage).
+    batch's activations stay referenced this way by the graph the state drags along. Any saved
+    tensor that is not the node's own output is kept as the very same tensor object, leaf or
+    not: `x.pow(2).grad_fn._saved_self is x`, and for the non-leaf `h2 = x * 2`,
+    `h2.sin().grad_fn._saved_self is h2`. A node's own output is saved without its `grad_fn`
+    (which would be the node itself, a reference cycle) and reads back as a new tensor object
+    sharing the storage (`h2.exp().grad_fn._saved_result is` that output is False).
     """
     x = torch.randn(1000, requires_grad=True)
     h = x.exp()
     pow_node = x.pow(2).grad_fn  # a second small graph that saves the leaf x itself
+    h2 = x * 2  # a non-leaf: saved as an input, it is kept as itself too
+    non_leaf_same = h2.sin().grad_fn._saved_self is h2
+    out = h2.exp()  # ExpBackward0 saves its own output
+    output_same = out.grad_fn._saved_result is out
     y = h.sin().sum()
     h_ref = weakref.ref(h)
     del h  # from here only SinBackward0's saved tensor refers to h
@@ -258,6 +267,8 @@ def retained_graph_keeps_tensors_alive():
     return {
         "h alive after backward(retain_graph=True)": alive_retained,
         "saved input is x": pow_node._saved_self is x,
+        "saved non-leaf input is the same object": non_leaf_same,
+        "saved own output is the same object": output_same,
         "h alive after backward()": h_ref() is not None,
     }
 

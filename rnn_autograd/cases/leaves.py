@@ -114,9 +114,11 @@ def retain_grad():
     `retain_grad()` registers a hook on `y1`'s `grad_fn` that copies the incoming gradient into
     `y1.grad` when the backward passes. For `loss = 3 · y1`, that gradient is dloss/dy1 = 3;
     the backward then continues to the leaf: dloss/dx1 = 3 · 2 = 6. Nothing else changes:
-    `y1.is_leaf` is still False, and a second backward would *add* into `y1.grad` just as
-    leaves accumulate. For a one-off look, `torch.autograd.grad(loss, y1)` returns the gradient
-    without storing anything.
+    `y1.is_leaf` is still False. A second backward sums into `y1.grad` as into a leaf's, but
+    not in place: the retained gradient is *replaced* by a new tensor holding the sum (a tensor
+    `g = y1.grad` taken before keeps 3, and `y1.grad is g` is False afterwards), where a leaf's
+    `.grad` is the same tensor updated in place (`leaves/grads-accumulate`). For a one-off look,
+    `torch.autograd.grad(loss, y1)` returns the gradient without storing anything.
     """
     x1 = torch.tensor([1.0], requires_grad=True)
     y1 = 2 * x1
@@ -258,8 +260,10 @@ def requires_grad_false_on_non_leaf():
     ending in its `AccumulateGrad` node: switching it off (freezing a parameter) is legal. `y = x * 2` requires grad *because*
     autograd recorded `MulBackward0` for it, and turning the flag off would contradict the graph
     that already exists, so `requires_grad_(False)` (or `y.requires_grad = False`) raises.
-    Setting it to True on a non-leaf that already requires grad is a silent no-op. To use y's
-    value without its history, take `y.detach()`.
+    Asking for True differs by spelling: `y.requires_grad_(True)` on a non-leaf that already
+    requires grad is a silent no-op, but the setter `y.requires_grad = True` raises this same
+    error (it refuses any change of a non-leaf's flag, whatever the value). To use y's value
+    without its history, take `y.detach()`.
     """
     x = torch.tensor([3.0], requires_grad=True)
     y = x * 2

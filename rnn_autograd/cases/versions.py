@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import torch
+from torch import nn
 
 from ..spec import Raises, Returns, case, snapshot
 
@@ -116,6 +117,8 @@ def no_grad_inplace_still_bumps():
             "SGD, _version after 0..3 steps": [0, 1, 2, 3],
             "SGD with momentum": [0, 1, 2, 3],
             "Adam": [0, 1, 2, 3],
+            "AdamW (weight_decay=0.01, the default)": [0, 2, 4, 6],
+            "AdamW with weight_decay=0": [0, 1, 2, 3],
             "nn.Linear parameters before any step": [1, 1],
         }
     ),
@@ -126,13 +129,17 @@ def no_grad_inplace_still_bumps():
     ),
 )
 def optimizer_step_bumps_version():
-    """Each step writes each parameter in place once, so each step bumps its version by one; a
-    module's parameters start at 1 because their initialisation is an in-place write too.
+    """Each step bumps a parameter's version once per in-place write of it: one for SGD and
+    Adam, two for AdamW with weight decay; a module's parameters start at 1 because their
+    initialisation is an in-place write too.
 
     SGD's update is `param.add_(grad, alpha=-lr)`; with momentum the buffer is updated in place
     and then added to the parameter with one `add_`; Adam ends with one `addcdiv_` on the
-    parameter. The buffers have counters of their own; the parameter's counter moves by one per
-    step in all three (on CPU, the single-tensor path). Training in the right order (forward,
+    parameter. AdamW first applies its decoupled weight decay, `param.mul_(1 - lr *
+    weight_decay)`, then the same `addcdiv_`: two writes per step with its default
+    `weight_decay=0.01`, one with `weight_decay=0` (the decay is skipped). The buffers have
+    counters of their own (on CPU, the single-tensor path). So the gap between the two numbers
+    of "is at version N; expected version M" counts writes, not steps. Training in the right order (forward,
     backward, step) is never affected: each forward saves the parameters at their current
     version. Only a graph kept across a step sees the difference, which is the RNN with
     `retain_graph=True` (`rnn-state/retain-graph-versions`). `nn.Linear` runs
@@ -143,6 +150,8 @@ def optimizer_step_bumps_version():
         ("SGD, _version after 0..3 steps", lambda p: torch.optim.SGD(p, lr=0.1)),
         ("SGD with momentum", lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
         ("Adam", lambda p: torch.optim.Adam(p, lr=0.1)),
+        ("AdamW (weight_decay=0.01, the default)", lambda p: torch.optim.AdamW(p, lr=0.1)),
+        ("AdamW with weight_decay=0", lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=0)),
     ]:
         w = torch.nn.Parameter(torch.randn(3))
         optimizer = make([w])
@@ -150,7 +159,7 @@ def optimizer_step_bumps_version():
         for _ in range(3):
             optimizer.zero_grad()  # set .grad to None: each step sees only this loss
             (w * w).sum().backward()  # forward then backward: saved w is current
-            optimizer.step()  # in place on w: one bump
+            optimizer.step()  # in place on w: one bump per write
             seen.append(w._version)
         versions[name] = seen
     versions["nn.Linear parameters before any step"] = [
@@ -267,3 +276,63 @@ def message_numbers():
     except RuntimeError as exc:
         now, saved = (int(n) for n in _VERSIONS.search(str(exc)).groups())
     return {"is at version": now, "expected version": saved, "a._version now": a._version}
+
+
+def _state_change_breaks(make) -> bool:
+    """Does an in-place change of the state ``make`` returns, before the backward, break it?"""
+    x = torch.randn(3, 1, 2)  # (T, B, input)
+    out, h = make(x)
+    h.mul_(0.5)  # in place on the returned state: bumps its version
+    try:
+        (out.sum() + h.sum()).backward()
+    except RuntimeError as exc:
+        if re.search(_STALE, str(exc)):
+            return True
+        raise
+    return False
+
+
+def _hand_written(x):
+    w = torch.randn(2, 2, requires_grad=True)
+    h = torch.zeros(1, 2)
+    outs = []
+    for x_t in x:
+        h = torch.tanh(x_t @ w + h)  # TanhBackward0 saves this h, its output
+        outs.append(h)
+    return torch.stack(outs), h
+
+
+@case(
+    "versions/rnn-outputs-inplace",
+    question="Does changing the hidden state an RNN returned in place break the backward?",
+    expect="The state is a tanh output, and tanh saves its output, so it always breaks.",
+    outcome=Returns(
+        {
+            "nn.RNN: h_n changed in place": False,
+            "nn.RNN: h_n's grad_fn": "StackBackward0",
+            "hand-written tanh cell: h changed in place": True,
+        }
+    ),
+    see_also=("versions/which-ops-save-what", "versions/inplace-on-saved-output"),
+)
+def rnn_outputs_inplace():
+    """Only when the state *is* the saved `tanh` output: a hand-written cell returns it, but
+    `nn.RNN` returns `h_n` (and `output`) through `StackBackward0`, a copy that saves nothing.
+
+    `nn.RNN` (CPU, tanh) computes each step's `tanh(...)` and then stacks the steps into
+    `output` and the last step of each layer into `h_n`. `stack` writes the values into a new
+    tensor, and its derivative (`derivatives.yaml`: the incoming gradient unbound along the
+    stacked dimension) needs no values, so `StackBackward0` saves no tensor. `h_n.mul_(0.5)`
+    bumps `h_n`'s version, which no node recorded; the `TanhBackward0` nodes inside saved their
+    own per-step outputs, which the stack copied and nobody changed. The hand-written loop
+    returns the last `tanh` output itself, the tensor its `TanhBackward0` saved, and the same
+    `mul_` raises "which is output 0 of Tanh". Whether a change is safe is a property of the
+    nodes that saved the tensor, not of what it means.
+    """
+    rnn = nn.RNN(2, 2)
+    out, h_n = rnn(torch.randn(3, 1, 2))
+    return {
+        "nn.RNN: h_n changed in place": _state_change_breaks(lambda x: nn.RNN(2, 2)(x)),
+        "nn.RNN: h_n's grad_fn": type(h_n.grad_fn).__name__,
+        "hand-written tanh cell: h changed in place": _state_change_breaks(_hand_written),
+    }

@@ -85,8 +85,11 @@ def which_ops_save_what():
     saved by no one. `a * 2` saves only the wrapped constant 2 (`a`'s gradient needs `other`),
     and `add` saves no tensor (its gradient is `grad` itself): in-place on input or output is
     safe. The case runs each op twice, once changing `a` and once the output with `add_(1)`,
-    and lists which change made the backward raise. For an RNN: the hidden state of an `nn.RNN`
-    is a `tanh` output, so modifying it in place before the backward breaks it.
+    and lists which change made the backward raise. For an RNN, this depends on who computed
+    the state: a hand-written `h = torch.tanh(...)` is a saved `tanh` output, and changing it in
+    place breaks the backward; an `nn.RNN` returns `output` and `h_n` through `StackBackward0`,
+    a copy of the per-step `tanh` results that saves nothing, so changing them in place does
+    not (`versions/rnn-outputs-inplace`).
     """
     return {
         name: [changed for changed in ("input", "output") if _breaks(op, changed)]
@@ -147,14 +150,14 @@ def out_of_place_instead():
 
 @case(
     "versions/inplace-on-mul-input",
-    question="Why does changing a in place after b = a * w break the backward, when b itself is untouched?",
+    question="Why does changing a in place after b = a * v break the backward, when b itself is untouched?",
     expect="b was already computed; changing a afterwards cannot matter to b's backward.",
     outcome=Raises(RuntimeError, _STALE),
     fix="versions/inplace-on-mul-output",
     see_also=(_INPLACE, "versions/which-ops-save-what", "versions/add-saves-nothing"),
 )
 def inplace_on_mul_input():
-    """`MulBackward0` saved `a` to compute `w`'s gradient (d(a·w)/dw = a), at version 0;
+    """`MulBackward0` saved `a` to compute `v`'s gradient (d(a·v)/dv = a), at version 0;
     `a.add_(1)` bumps `a` to version 1 and the backward refuses the changed value.
 
     `mul`'s formula (`derivatives.yaml`: `self: grad * other`, `other: grad * self`) needs each
@@ -163,7 +166,9 @@ def inplace_on_mul_input():
     raises "... which is output 0 of Add, is at version 1; expected version 0": a saved *input*
     is named after its `grad_fn` *now*, and after `add_` that is the in-place add itself. The
     old values are gone (the add overwrote them in the same storage), so raising is the only
-    correct answer: the gradient of `w` would silently be a + 1 instead of a.
+    correct answer: `v.grad` would silently be a + 1 instead of a. Predict the variation: with
+    a `v` that does not require grad, `MulBackward0` does not save `a` at all (only `v`, for
+    `a`'s gradient), and the same `a.add_(1)` breaks nothing.
     """
     w = torch.tensor([1.0, 2.0], requires_grad=True)
     v = torch.tensor([3.0, 4.0], requires_grad=True)
@@ -176,7 +181,7 @@ def inplace_on_mul_input():
 
 @case(
     "versions/inplace-on-mul-output",
-    question="Can I change the output of a * w in place before the backward?",
+    question="Can I change the output of a * v in place before the backward?",
     expect="No: as with a, an in-place change of anything in the graph breaks the backward.",
     outcome=Returns({"w.grad": torch.tensor([3.0, 4.0]), "v.grad": torch.tensor([1.0, 2.0])}),
     see_also=("versions/inplace-on-mul-input", "versions/which-ops-save-what"),
@@ -202,7 +207,7 @@ def inplace_on_mul_output():
 @case(
     "versions/add-saves-nothing",
     question="Why does changing a in place after c = a + w not break the backward?",
-    expect="As with a * w, the input a changed after the forward, so the backward raises.",
+    expect="As with a * v, the input a changed after the forward, so the backward raises.",
     outcome=Returns(
         {"a._version": 1, "saved tensors of AddBackward0": [], "w.grad": torch.tensor([2.0, 2.0])}
     ),

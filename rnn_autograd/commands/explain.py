@@ -8,12 +8,16 @@ or ``python train.py 2>&1 | rnn-autograd explain -``. Exit 0 when a case declare
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import textwrap
 
+from ..diagnose.code_signals import fix_lines
+from ..diagnose.error_features import ObservedMessages
+from ..diagnose.error_text import parse_error_text
 from ..diagnose.explain import Match, match_text
 from ..errors import UsageError
-from ..spec import get_case
+from ..spec import Warned, get_case
 from ._validate import whole
 
 __all__ = ["format_match", "register"]
@@ -71,16 +75,40 @@ def _stdin_text() -> str:
 _NOT_TEXT = "standard input is binary data, not text; pipe an error message or a traceback into '-'"
 
 
-def format_match(rank: int, m: Match) -> str:
-    """A numbered block: id, why it matched, question, summary, fix, where to read more."""
+def _user_line(before: str, context: tuple[str, ...]) -> str | None:
+    """The user's own code line most like the case's line that the fix changes."""
+    if not before or not context:
+        return None
+    close = difflib.get_close_matches(before, [c.strip() for c in context], n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def format_match(rank: int, m: Match, context: tuple[str, ...] = ()) -> str:
+    """A numbered block: id, question, why it matched, summary, the fix and its line to change."""
     c = m.case
-    why = _TIER_TEXT[m.tier].format(type=m.declared.exc_type.__name__)
+    why = _TIER_TEXT[m.tier].format(type=m.type_name)
+    if isinstance(m.declared, Warned):
+        why = why.replace("exception", "warning")
     if m.other_torch:
         why += f", declared for torch {m.other_torch}"
     lines = [f"{rank}. {c.id}  ({why})", f"   {c.question}"]
+    for reason in m.reasons[:2]:
+        lines += textwrap.wrap(
+            reason, width=96, initial_indent="   Matched: ", subsequent_indent="      "
+        )
     lines += textwrap.wrap(c.summary, width=96, initial_indent="   ", subsequent_indent="   ")
     if c.fix:
-        lines.append(f"   Fix: {c.fix}: {get_case(c.fix).question}")
+        fix = get_case(c.fix)
+        lines.append(f"   Fix: {c.fix}: {fix.question}")
+        for change in fix_lines(c, fix):
+            mine = _user_line(change.before, context)
+            if change.before:
+                lines.append(
+                    f"     change: {mine or change.before}" + ("  (your line)" if mine else "")
+                )
+                lines.append(f"         to: {change.after}")
+            else:
+                lines.append(f"        add: {change.after}")
     more = [f"rnn-autograd show {c.id}"] + [s for s in c.see_also if s != c.fix]
     lines.append("   Read more: " + "; ".join(more))
     return "\n".join(lines)
@@ -90,7 +118,11 @@ def _explain(args: argparse.Namespace) -> int:
     text = _read(args)
     if not text.strip():
         raise UsageError("the error text is empty; pass a message, or pipe a traceback into '-'")
-    matches = match_text(text)
+    # Each case's own message is run once and kept on disk: the next explain reads it back.
+    observed = ObservedMessages(ObservedMessages.default_path())
+    matches = match_text(text, observed=observed)
+    observed.save()
+    context = tuple(line for err in parse_error_text(text) for line in err.context)
     firm = [m for m in matches if m.tier != "hint"]
     hints = [m for m in matches if m.tier == "hint"]
     if firm:
@@ -99,7 +131,7 @@ def _explain(args: argparse.Namespace) -> int:
             + (":" if len(firm) <= args.limit else f"; the first {args.limit}:")
         )
         for i, m in enumerate(firm[: args.limit], 1):
-            print("\n" + format_match(i, m))
+            print("\n" + format_match(i, m, context))
         return 0
     print("No case declares this error.")
     if hints:
