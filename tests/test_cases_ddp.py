@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rnn_autograd.cli import main
@@ -31,3 +33,12 @@ def test_the_default_check_leaves_process_cases_out_and_says_how_to_run_them(mon
 def test_a_case_on_another_number_of_processes_is_refused():
     with pytest.raises(ValueError, match="ranks must be 0"):
         case("ddp/three", question="?", outcome=None, ranks=3)
+
+
+def test_ddp_construction_counts_as_one_of_the_parameters_bumps_in_the_inplace_case():
+    """DDP's broadcast of the parameters at construction writes them in place (version 1), the
+    clip before backward writes them again: saved at 2, now 3."""
+    from rnn_autograd.spec import get_case, run_case
+
+    observation = run_case(get_case("ddp/inplace-parameter-before-backward"))
+    assert re.search(r"is at version 3; expected version 2", observation.message)

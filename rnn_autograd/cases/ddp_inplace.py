@@ -33,9 +33,9 @@ _DDP_API = (
     "ddp/inplace-parameter-before-backward",
     question="Why does clipping the weights in place between forward and backward fail under DDP?",
     expect="The weights are changed under no_grad, so autograd should not notice.",
-    outcome=Raises(
-        RuntimeError, r"modified by an inplace operation: .* is at version 3; expected version 2"
-    ),
+    # the shared fragment, as every case of this message declares it (explain ranks them
+    # alike); the versions (3, expected 2) are checked in tests/test_cases_ddp.py
+    outcome=Raises(RuntimeError, r"modified by an inplace operation"),
     fix="ddp/inplace-parameter-after-step",
     see_also=(_INPLACE, "versions/optimizer-step-bumps-version"),
     ranks=2,
