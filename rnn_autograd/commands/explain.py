@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "explain",
         help="name the cases that explain an error message or traceback, with their fixes",
+        epilog="example: python train.py 2>&1 | rnn-autograd explain -",
     )
     p.add_argument(
         "text",

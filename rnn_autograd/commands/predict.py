@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="continue a prefix with a trained model",
         description="Warm the state up on the prefix, then predict one token at a time.",
+        epilog="example: rnn-autograd predict --checkpoint runs/seed/checkpoint.pt --prefix '1 2 3'",
     )
     p.add_argument("--checkpoint", required=True, help="DIR/checkpoint.pt written by train")
     p.add_argument(

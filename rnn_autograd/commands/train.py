@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train an RNN language model; write DIR/metrics.json and DIR/checkpoint.pt",
         description="Train on the notebook's synthetic data (--data seed) or a UTF-8 text file.",
+        epilog="example: rnn-autograd train --data seed --epochs 10 --out runs/seed",
     )
     p.add_argument("--data", default="seed", help="'seed' (the notebook's data) or a text file")
     p.add_argument("--out", required=True, metavar="DIR", help="where metrics and checkpoint go")
