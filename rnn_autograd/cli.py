@@ -55,9 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{commands.__name__}.{name}")
         module.register(sub)
     # One example per subcommand (each parser's epilog), in the order above.
-    examples = [
-        f"  {p.epilog.removeprefix('example: ')}" for p in sub.choices.values() if p.epilog
-    ]
+    examples = [f"  {p.epilog.removeprefix('example: ')}" for p in sub.choices.values() if p.epilog]
     parser.epilog = "examples:\n" + "\n".join(examples)
     return parser
 

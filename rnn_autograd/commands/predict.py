@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prefix",
         required=True,
-        help="token ids separated by spaces for the seed data ('1 2 3'); text for a text corpus",
+        help="token ids separated by spaces for the seed data ('1 2 3'; '123' when every id is one digit); text for a text corpus",
     )
     p.add_argument("--steps", type=int, default=10, help="how many tokens to predict")
     p.add_argument("--sample", action="store_true", help="sample instead of taking the argmax")

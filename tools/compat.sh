@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Record the spec on one torch release: docs/compat/torch-RELEASE.json.
+#
+#   tools/compat.sh RELEASE                    # makes .compat/venv-RELEASE if it is not there
+#   COMPAT_VENV=DIR tools/compat.sh RELEASE    # or uses DIR, an existing venv with that torch
+#
+# A venv made here: `python -m venv`, `pip install torch==RELEASE` (with 'numpy<2' for 2.2.x,
+# whose wheels were built against NumPy 1), then the project. Either way the project is
+# installed from this working tree, non-editable (pip install --force-reinstall), and run from
+# a temporary directory, so the record is of this tree's code as a user would install it.
+# The record is `rnn-autograd check --json` plus how it was made (date, command, venv, the
+# commit of the tree, the pytest suite's result). Written by this script only, never by hand.
+# Re-recording an existing venv takes about a minute (install + every case, twice).
+set -euo pipefail
+
+release=${1:?usage: tools/compat.sh RELEASE (e.g. 2.13.0); COMPAT_VENV=DIR to reuse a venv}
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${COMPAT_VENV:-$root/.compat/venv-$release}
+python=${PYTHON:-python3}
+out="$root/docs/compat/torch-$release.json"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [ -x "$venv/bin/python" ]; then
+  made="existing venv $venv (given as COMPAT_VENV or made earlier by this script)"
+else
+  extra=()
+  case "$release" in 2.0.* | 2.1.* | 2.2.*) extra=("numpy<2") ;; esac
+  echo "compat: creating $venv with torch==$release ${extra[*]}" >&2
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet "torch==$release" "${extra[@]}"
+  made="created by tools/compat.sh: $python -m venv $venv; pip install torch==$release ${extra[*]}"
+fi
+
+have=$("$venv/bin/python" -c 'import torch; from packaging.version import Version as V; print(V(torch.__version__).base_version)' 2>/dev/null || true)
+if [ "$have" != "$release" ]; then
+  echo "compat: $venv has torch '${have:-none}', not $release; give a venv with torch==$release as COMPAT_VENV, or none" >&2
+  exit 2
+fi
+
+echo "compat: installing the project from $root into $venv" >&2
+"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$root"
+"$venv/bin/python" -m pip install --quiet "$root" pytest  # dependencies still missing, if any
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"  # not the checkout: the installed copy is what runs
+status=0
+"$venv/bin/python" -m rnn_autograd check --json >"$work/check.json" || status=$?
+if [ "$status" -gt 1 ]; then
+  echo "compat: rnn-autograd check failed to run (exit $status)" >&2
+  exit "$status"
+fi
+suite=$("$venv/bin/python" -m pytest --pyargs rnn_autograd -q -p no:cacheprovider 2>&1 | tail -n 1 || true)
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain -- rnn_autograd 2>/dev/null)" ]; then
+  commit="$commit+uncommitted changes in rnn_autograd/"
+fi
+command="tools/compat.sh $release"
+[ -n "${COMPAT_VENV:-}" ] && command="COMPAT_VENV=$COMPAT_VENV $command"
+
+"$venv/bin/python" - "$work/check.json" "$out" "$command" "$made" "$commit" "$suite" <<'PY'
+import datetime, json, sys
+import rnn_autograd
+
+src, out, command, made, commit, suite = sys.argv[1:]
+doc = json.load(open(src, encoding="utf-8"))
+doc["recorded"] = {
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "command": command,
+    "venv": made,
+    "installed_copy": rnn_autograd.__file__.rsplit("/", 1)[0],
+    "tree": commit,
+    "pytest --pyargs rnn_autograd": suite.split(" in ")[0].strip("= "),
+}
+with open(out, "w", encoding="utf-8") as f:
+    json.dump(doc, f, indent=1, ensure_ascii=False)
+    f.write("\n")
+s = doc["summary"]
+print(f"compat: torch {doc['torch']}: {s['match']} of {s['cases']} match -> {out}")
+PY
+exit "$status"
