@@ -111,4 +111,3 @@ def _exit_status(args: list[str]) -> int:
         return main(args)
     except SystemExit as exc:
         return exc.code
-

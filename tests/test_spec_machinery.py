@@ -194,7 +194,9 @@ def test_the_hooks_stack_is_restored_with_or_without_the_private_top_of_stack_ap
         _Recording(below).__enter__()
         with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):  # popped by `with`
             pass
-        torch.autograd.graph.saved_tensors_hooks(lambda t: above.append(t) or t, lambda t: t).__enter__()
+        torch.autograd.graph.saved_tensors_hooks(
+            lambda t: above.append(t) or t, lambda t: t
+        ).__enter__()
         raise RuntimeError("boom")
 
     assert run_case(make(leaky, Raises(RuntimeError, "boom"))).raised is RuntimeError

@@ -62,8 +62,11 @@ def table(columns: Sequence[str], rows: Iterable[tuple[Sequence[str], str | None
     from rich.table import Table
 
     t = Table(*columns, header_style="bold", expand=False)
-    for col in t.columns:
-        col.overflow = "fold"  # a long token (an id, a regex) breaks across lines, never "…"
+    for i, col in enumerate(t.columns):
+        # First and last (an id, a verdict) whole on one line; the others wrap, and a long token
+        # (a regex, a path) folds across lines: never "…".
+        col.no_wrap = i in (0, len(t.columns) - 1)
+        col.overflow = "fold"
     for cells, style in rows:
         t.add_row(*cells, style=style)
     console().print(t)

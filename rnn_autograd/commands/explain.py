@@ -14,6 +14,7 @@ import textwrap
 from ..diagnose.explain import Match, match_text
 from ..errors import UsageError
 from ..spec import get_case
+from . import _console
 
 __all__ = ["format_match", "register"]
 
@@ -63,6 +64,27 @@ def format_match(rank: int, m: Match) -> str:
     return "\n".join(lines)
 
 
+def match_markdown(rank: int, m: Match) -> str:
+    """The same block as Markdown, for a terminal: the summary's code and emphasis rendered."""
+    c = m.case
+    why = _TIER_TEXT[m.tier].format(type=m.declared.exc_type.__name__)
+    if m.other_torch:
+        why += f", declared for torch {m.other_torch}"
+    lines = [f"**{rank}. `{c.id}`** ({why})", "", f"*{c.question}*", "", c.summary, ""]
+    if c.fix:
+        lines += [f"Fix: `{c.fix}`: {get_case(c.fix).question}", ""]
+    more = [f"`rnn-autograd show {c.id}`"] + [f"`{s}`" for s in c.see_also if s != c.fix]
+    return "\n".join([*lines, "Read more: " + "; ".join(more)])
+
+
+def _print_match(rank: int, m: Match) -> None:
+    if _console.fancy():
+        print()
+        _console.print_markdown(match_markdown(rank, m))
+    else:
+        print("\n" + format_match(rank, m))
+
+
 def _explain(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
@@ -78,12 +100,12 @@ def _explain(args: argparse.Namespace) -> int:
             + (":" if len(firm) <= args.limit else f"; the first {args.limit}:")
         )
         for i, m in enumerate(firm[: args.limit], 1):
-            print("\n" + format_match(i, m))
+            _print_match(i, m)
         return 0
     print("No case declares this error.")
     if hints:
         print("These may be related:")
         for i, m in enumerate(hints[: args.limit], 1):
-            print("\n" + format_match(i, m))
+            _print_match(i, m)
     print("\nSee every case with 'rnn-autograd list'.")
     return 1
