@@ -31,7 +31,7 @@ else
   made="created by tools/compat.sh: $python -m venv $venv; pip install torch==$release ${extra[*]}"
 fi
 
-have=$("$venv/bin/python" -c 'import torch; from packaging.version import Version as V; print(V(torch.__version__).base_version)' 2>/dev/null || true)
+have=$("$venv/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)
 if [ "$have" != "$release" ]; then
   echo "compat: $venv has torch '${have:-none}', not $release; give a venv with torch==$release as COMPAT_VENV, or none" >&2
   exit 2
