@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx_copybutton",
     "case_directive",
+    "compat_matrix",
     "reference_pages",
     "pipeline_figures",
     "bench_page",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from compat_matrix import checked_on_paragraph
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
@@ -165,6 +166,9 @@ class CaseDirective(_CaseDirectiveBase):
         command = f"rnn-autograd show {case.id}"
         id_line += nodes.literal(command, command)
         section += id_line
+        checked = checked_on_paragraph(case.id)  # the releases of docs/compat/, if recorded
+        if checked is not None:
+            section += checked
 
         summary = nodes.container(classes=["case-summary"])
         self.parse_myst(case.summary, summary)
