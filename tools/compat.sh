@@ -3,6 +3,7 @@
 #
 #   tools/compat.sh RELEASE                    # makes .compat/venv-RELEASE if it is not there
 #   COMPAT_VENV=DIR tools/compat.sh RELEASE    # or uses DIR, an existing venv with that torch
+#   (COMPAT_VENV_NOTE="how DIR was made" goes into the record with it)
 #
 # A venv made here: `python -m venv`, `pip install torch==RELEASE` (with 'numpy<2' for 2.2.x,
 # whose wheels were built against NumPy 1), then the project. Either way the project is
@@ -21,14 +22,18 @@ out="$root/docs/compat/torch-$release.json"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if [ -x "$venv/bin/python" ]; then
-  made="existing venv $venv (given as COMPAT_VENV or made earlier by this script)"
+  # How it was made: the note this script left when it made it, else COMPAT_VENV_NOTE, if given.
+  made="existing venv $venv"
+  if [ -f "$venv/.compat-made" ]; then made="$made, $(cat "$venv/.compat-made")"; fi
+  if [ -n "${COMPAT_VENV_NOTE:-}" ]; then made="$made, $COMPAT_VENV_NOTE"; fi
 else
   extra=()
   case "$release" in 2.0.* | 2.1.* | 2.2.*) extra=("numpy<2") ;; esac
   echo "compat: creating $venv with torch==$release ${extra[*]}" >&2
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet "torch==$release" "${extra[@]}"
-  made="created by tools/compat.sh: $python -m venv $venv; pip install torch==$release ${extra[*]}"
+  made="created by tools/compat.sh on $(date -u '+%Y-%m-%d %H:%M UTC'): $python -m venv; pip install torch==$release ${extra[*]}"
+  echo "$made" >"$venv/.compat-made"
 fi
 
 have=$("$venv/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)
@@ -61,6 +66,7 @@ command="tools/compat.sh $release"
 
 "$venv/bin/python" - "$work/check.json" "$out" "$command" "$made" "$commit" "$suite" <<'PY'
 import datetime, json, sys
+from importlib import metadata
 import rnn_autograd
 
 src, out, command, made, commit, suite = sys.argv[1:]
@@ -70,6 +76,7 @@ doc["recorded"] = {
     "command": command,
     "venv": made,
     "installed_copy": rnn_autograd.__file__.rsplit("/", 1)[0],
+    "packages": {n: metadata.version(n) for n in ("torch", "numpy", "rich", "packaging")},
     "tree": commit,
     "pytest --pyargs rnn_autograd": suite.split(" in ")[0].strip("= "),
 }
