@@ -12,8 +12,8 @@ import torch
 import rnn_autograd.diagnose.context as diagnose_module
 from rnn_autograd.diagnose.context import NOTE_PREFIX, diagnose
 from rnn_autograd.diagnose.explain import match_exception
-from rnn_autograd.diagnose.saved_tensors import saved_tensor_record_is_readable
 from rnn_autograd.spec import get_case
+from rnn_autograd.spec.torch_private import saved_tensor_record_is_readable
 
 # torch 2.2.2 and 2.7.1 show no SavedTensor.data: the inspector reads versions by unpacking there,
 # which cannot name a stale tensor nor keep an unpack hook from running (tests/test_inspector_fallback.py).

@@ -10,8 +10,8 @@ import torch
 
 from rnn_autograd.diagnose import graph_picture
 from rnn_autograd.diagnose.inspector import graph_at, inspect_graph, names_in_frame
-from rnn_autograd.diagnose.saved_tensors import saved_tensor_record_is_readable
 from rnn_autograd.spec import all_cases, run_case
+from rnn_autograd.spec.torch_private import saved_tensor_record_is_readable
 
 # torch 2.2.2 and 2.7.1 show no SavedTensor.data: the inspector reads versions by unpacking there,
 # which cannot name a stale tensor nor keep an unpack hook from running (tests/test_inspector_fallback.py).

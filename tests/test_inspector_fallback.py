@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-import rnn_autograd.diagnose.saved_tensors as saved_tensors
+import rnn_autograd.spec.torch_private as torch_private
 from rnn_autograd.diagnose.inspector import inspect_graph
 
 
 @pytest.fixture
 def unreadable(monkeypatch):
-    monkeypatch.setattr(saved_tensors, "saved_tensor_record_is_readable", lambda: False)
+    monkeypatch.setattr(torch_private, "saved_tensor_record_is_readable", lambda: False)
 
 
 def test_current_saved_tensors_are_named_with_equal_versions(unreadable):
@@ -58,19 +58,19 @@ def test_freed_saved_tensors_are_reported_freed(unreadable):
 
 
 def test_the_fallback_agrees_with_the_saved_tensor_record_where_both_work(monkeypatch):
-    if not saved_tensors.saved_tensor_record_is_readable():
+    if not torch_private.saved_tensor_record_is_readable():
         pytest.skip(f"torch {torch.__version__} shows no SavedTensor.data")
     x = torch.ones(3, requires_grad=True)
     h = torch.tanh(x * 2)  # saves its output
     y = (h * x).sin().sum()
     names = {"x": x, "h": h}
     read = inspect_graph(y, names=names).saved
-    monkeypatch.setattr(saved_tensors, "saved_tensor_record_is_readable", lambda: False)
+    monkeypatch.setattr(torch_private, "saved_tensor_record_is_readable", lambda: False)
     assert inspect_graph(y, names=names).saved == read
 
 
 def test_no_note_where_saved_tensors_can_be_read():
-    if not saved_tensors.saved_tensor_record_is_readable():
+    if not torch_private.saved_tensor_record_is_readable():
         pytest.skip(f"torch {torch.__version__} shows no SavedTensor.data")
     x = torch.ones(2, requires_grad=True)
     assert "note:" not in inspect_graph((x * x).sum()).summary()

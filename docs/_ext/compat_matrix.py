@@ -16,6 +16,7 @@ Each record ``docs/compat/torch-RELEASE.json`` is what ``tools/compat.sh RELEASE
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,13 @@ def checked_on_paragraph(case_id: str) -> nodes.paragraph | None:
     return para
 
 
+def _code(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks it holds (a regex may)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if longest else f"`{text}`"
+
+
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -208,7 +216,7 @@ def matrix_markdown() -> str:
     for c in different:
         lines += [f"`{c.id}` declares, by release (its explanation says what changed and why):", ""]
         for spec, declaration in c.outcome.ranges.items():
-            lines.append(f"- torch `{spec}`: {_md_cell(declaration.describe())}")
+            lines.append(f"- torch `{spec}`: {_code(declaration.describe())}")
         lines.append("")
     return "\n".join(lines)
 

@@ -8,12 +8,11 @@ plain text that scripts and tests can read. Not a subcommand: ``cli`` skips modu
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
-__all__ = ["console", "fancy", "print_markdown", "progress", "table", "width"]
+__all__ = ["console", "fancy", "heading", "print_markdown", "progress", "table"]
 
 
 def fancy(stream: IO[str] | None = None) -> bool:
@@ -23,11 +22,6 @@ def fancy(stream: IO[str] | None = None) -> bool:
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
-
-
-def width(stream: IO[str] | None = None) -> int:
-    """The terminal's width in columns; 100 when there is no terminal (a pipe, a file)."""
-    return shutil.get_terminal_size((100, 24)).columns if fancy(stream) else 100
 
 
 def console(stream: IO[str] | None = None) -> Any:

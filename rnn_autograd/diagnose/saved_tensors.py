@@ -36,6 +36,8 @@ from typing import Any
 
 import torch
 
+from ..spec import torch_private
+
 __all__ = ["SavedTensorInfo", "TensorNamer", "layout", "saved_tensors_of"]
 
 _VERSIONS = re.compile(r"is at version (\d+); expected version (\d+) instead")
@@ -168,7 +170,7 @@ def _saved_infos(
     # Custom autograd.Function nodes expose `saved_tensors` instead of `_saved_tensors`.
     plain = f"_saved_{attr}"
     unpack_name = plain if plain in _attr_names(fn) else "saved_tensors"
-    if not saved_tensor_record_is_readable():  # torch 2.2.2, 2.7.1: no SavedTensor.data
+    if not torch_private.saved_tensor_record_is_readable():  # 2.2.2, 2.7.1: no SavedTensor.data
         return _infos_by_unpacking(fn, node, attr, unpack_name, namer)
     try:
         raw = getattr(fn, f"_raw_saved_{attr}")
@@ -200,15 +202,9 @@ def _saved_infos(
     return infos
 
 
-def saved_tensor_record_is_readable() -> bool:
-    """Whether this torch's ``SavedTensor`` shows ``.data`` (2.13.0 and 2.14.1 do; 2.2.2 and
-    2.7.1 do not). Without it versions are read by unpacking: see ``_infos_by_unpacking``."""
-    return hasattr(torch._C._autograd.SavedTensor, "data")  # the class: no graph is built
-
-
 def reading_note() -> str | None:
     """One line for a report on a torch whose saved tensors can only be read by unpacking."""
-    if saved_tensor_record_is_readable():
+    if torch_private.saved_tensor_record_is_readable():
         return None
     return (
         f"torch {torch.__version__} shows no SavedTensor.data: saved versions were read by "

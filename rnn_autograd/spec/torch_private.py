@@ -1,8 +1,7 @@
 """The private torch APIs the case machinery touches, each behind a guard with a fallback.
 
 torch keeps no promise about anything under ``torch._C``: a name appears in one release and may
-be gone in the next. Every such use in the package goes through this module, which looks the name
-up when it is needed (not at import, so a test can take it away) and falls back to public API
+be gone in the next. Every such use in the package is listed here, and looked up when it is needed (not at import, so a test can take it away) and falls back to public API
 where it is missing. ``private_api_report()`` says which of them the installed torch has;
 ``rnn-autograd check --json`` records it.
 
@@ -17,6 +16,16 @@ where it is missing. ``private_api_report()`` says which of them the installed t
   by the fallback; no case does that.
 - Popping goes through the public ``saved_tensors_hooks.__exit__`` (it pops one entry on every
   release checked), so no private pop is needed.
+- ``torch._C._autograd.SavedTensor.data`` (with ``.unpack`` and ``.unpack_hook``): the record of a
+  saved tensor that ``grad_fn._raw_saved_<name>`` returns, read without unpacking. Absent from
+  2.2.2 and 2.7.1 (only ``register_hooks`` there), present in 2.13.0 and 2.14.1. The inspector
+  (``rnn_autograd.diagnose.saved_tensors``) reads versions through it; without it, it unpacks
+  ``grad_fn._saved_<name>`` instead and its report says so in one line.
+
+The ``grad_fn._saved_<name>`` / ``_raw_saved_<name>`` attributes themselves and ``Tensor._version``
+are in every release checked; the cases observe them (a release without them fails its cases,
+which is the spec doing its job), and the inspector lists a node's names with ``dir()``, so a
+node without them lists no saved tensor rather than failing.
 """
 
 from __future__ import annotations
@@ -27,7 +36,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["has_top_of_hooks_stack", "private_api_report", "restoring_saved_tensors_hooks"]
+__all__ = [
+    "has_top_of_hooks_stack",
+    "private_api_report",
+    "restoring_saved_tensors_hooks",
+    "saved_tensor_record_is_readable",
+]
 
 
 def _top_function() -> Any:
@@ -39,9 +53,17 @@ def has_top_of_hooks_stack() -> bool:
     return _top_function() is not None
 
 
+def saved_tensor_record_is_readable() -> bool:
+    """Whether this torch's ``SavedTensor`` shows ``.data`` (see the module's docstring)."""
+    return hasattr(torch._C._autograd.SavedTensor, "data")  # the class: no graph is built
+
+
 def private_api_report() -> dict[str, bool]:
     """Each private name the package would use, and whether the installed torch has it."""
-    return {"torch._C._autograd._top_saved_tensors_default_hooks": has_top_of_hooks_stack()}
+    return {
+        "torch._C._autograd._top_saved_tensors_default_hooks": has_top_of_hooks_stack(),
+        "torch._C._autograd.SavedTensor.data": saved_tensor_record_is_readable(),
+    }
 
 
 def _pop_one() -> None:
