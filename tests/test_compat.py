@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,15 +147,23 @@ def test_the_package_suite_shows_declared_and_observed_side_by_side(monkeypatch)
     assert lines[3].startswith("observed: returns x1.grad = tensor(")
 
 
+_BYTECODE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
 def test_the_suite_runs_every_case_from_an_installed_copy(tmp_path):
     """``pip install`` (not editable) into a folder, then pytest --pyargs from elsewhere."""
     site = tmp_path / "site"
+    # A clean copy of what a release holds: an in-tree build/ could carry stale modules along.
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "rnn_autograd", src / "rnn_autograd", ignore=_BYTECODE)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     # Offline and quick with the venv's own setuptools; where it has none (Python 3.12+ venvs),
     # pip builds in an isolated environment of its own.
     isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *isolation]
-        + ["--no-compile", "--target", str(site), str(ROOT)],
+        + ["--no-compile", "--target", str(site), str(src)],
         check=True,
         capture_output=True,
     )

@@ -42,13 +42,16 @@ if [ "$have" != "$release" ]; then
   exit 2
 fi
 
-echo "compat: installing the project from $root into $venv" >&2
-"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$root"
-"$venv/bin/python" -m pip install --quiet "$root" pytest  # dependencies still missing, if any
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cd "$work"  # not the checkout: the installed copy is what runs
+# A clean copy of what a release holds (an in-tree build/ could carry stale modules along).
+mkdir "$work/src"
+cp -r "$root/rnn_autograd" "$root/pyproject.toml" "$root/README.md" "$work/src/"
+find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+echo "compat: installing the project from $root into $venv" >&2
+"$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$work/src"
+"$venv/bin/python" -m pip install --quiet "$work/src" pytest  # dependencies still missing, if any
+cd "$work"  # not the checkout: the installed copy is what runs (src/ is not importable from here)
 status=0
 "$venv/bin/python" -m rnn_autograd check --json >"$work/check.json" || status=$?
 if [ "$status" -gt 1 ]; then
