@@ -26,11 +26,13 @@ from docutils.statemachine import StringList
 from packaging.version import Version
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from rnn_autograd.spec import Case, all_cases, get_case
+from rnn_autograd.spec import ByTorch, Case, all_cases, get_case
 from rnn_autograd.spec.report import declared_range
 
+logger = logging.getLogger(__name__)
 COMPAT = Path(__file__).resolve().parents[1] / "compat"
 MATCH, DIFFERENT, MISMATCH, STALE, MISSING = (
     "match",
@@ -214,11 +216,24 @@ def matrix_markdown() -> str:
     if not different:
         lines.append("Every case has one declaration on every recorded release.")
     for c in different:
-        lines += [f"`{c.id}` declares, by release (its explanation says what changed and why):", ""]
+        lines += [f"#### `{c.id}`", "", "Declared by release:", ""]
         for spec, declaration in c.outcome.ranges.items():
             lines.append(f"- torch `{spec}`: {_code(declaration.describe())}")
+        lines += ["", "What changed, from the case's explanation:", ""]
+        lines += [
+            f"> {line}" if line else ">" for line in "\n\n".join(what_changed(c)).splitlines()
+        ]
         lines.append("")
     return "\n".join(lines)
+
+
+def what_changed(case: Case) -> list[str]:
+    """The paragraphs of ``case``'s explanation that name a boundary of its ``ByTorch`` ranges
+    (``<2.7`` -> "2.7"): a case declared differently by release must say there what changed."""
+    boundaries = {re.sub(r"^[<>=!~]+", "", spec.strip()) for spec in case.outcome.ranges}
+    boundaries |= {".".join(b.split(".")[:2]) for b in boundaries}
+    paragraphs = case.explanation.strip().split("\n\n")
+    return [p for p in paragraphs if any(re.search(rf"\b{re.escape(b)}\b", p) for b in boundaries)]
 
 
 class CompatMatrixDirective(SphinxDirective):
@@ -234,6 +249,15 @@ class CompatMatrixDirective(SphinxDirective):
             raise self.severe("compat-matrix renders MyST; use it on a .md page")
         for path in sorted(COMPAT.glob("torch-*.json")):
             self.env.note_dependency(str(path))
+        for case in all_cases():
+            if isinstance(case.outcome, ByTorch) and not what_changed(case):
+                logger.error(
+                    "case %r declares ByTorch %s but no paragraph of its explanation names "
+                    "the release where it changed",
+                    case.id,
+                    list(case.outcome.ranges),
+                    location=self.get_location(),
+                )
         text = matrix_markdown()
         self.state.nested_parse(StringList(text.splitlines(), source="docs/compat"), 0, box)
         return [box]

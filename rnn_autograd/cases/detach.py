@@ -298,10 +298,11 @@ def torch_tensor_of_a_tensor():
 
     Before torch 2.7.0 the same warning advised `sourceTensor.clone().detach()`. Both spellings
     give the same tensor; detaching first is cheaper, because `clone()` on a tensor that requires
-    grad records a `CloneBackward0` node that `detach()` then throws away. The text changed with
-    pytorch/pytorch#140264 ("Replace clone.detach with detach.clone", for issue #64532): the
-    released wheels of 2.6.0 carry the old text and those of 2.7.0 the new one, so the case
-    declares the warning by release (`ByTorch`) and the copy's properties the same on both.
+    grad records a `CloneBackward0` node that `detach()` then throws away. The text changed
+    between 2.6.0 and 2.7.0: the `libtorch_python` of the released 2.6.0 wheel holds the old
+    text, that of 2.7.0 the new one. The likely change is pytorch/pytorch#140264 ("Replace
+    clone.detach with detach.clone", for issue #64532). So the case declares the warning by
+    release (`ByTorch`), and the copy's properties the same on both.
     """
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     state = x * 2
