@@ -11,7 +11,7 @@
 # a temporary directory, so the record is of this tree's code as a user would install it.
 # The record is `rnn-autograd check --json` plus how it was made (date, command, venv, the
 # commit of the tree, the pytest suite's result). Written by this script only, never by hand.
-# Re-recording an existing venv takes about a minute (install + every case, twice).
+# Re-recording an existing venv takes a minute or two (install + every case, twice).
 set -euo pipefail
 
 release=${1:?usage: tools/compat.sh RELEASE (e.g. 2.13.0); COMPAT_VENV=DIR to reuse a venv}
