@@ -166,7 +166,8 @@ class CaseDirective(_CaseDirectiveBase):
         command = f"rnn-autograd show {case.id}"
         id_line += nodes.literal(command, command)
         section += id_line
-        checked = checked_on_paragraph(case.id)  # the releases of docs/compat/, if recorded
+        # The releases of docs/compat/, linked to the matrix where this project has that page.
+        checked = checked_on_paragraph(case.id, link="compat" in self.env.found_docs)
         if checked is not None:
             section += checked
 

@@ -124,7 +124,7 @@ def checked_on(case_id: str) -> list[tuple[str, str, str | None]]:
     return rows
 
 
-def checked_on_paragraph(case_id: str) -> nodes.paragraph | None:
+def checked_on_paragraph(case_id: str, link: bool = True) -> nodes.paragraph | None:
     """ "Checked on torch 2.2.2 (declared differently: <2.7), 2.7.1, ...", linked to the matrix."""
     rows = checked_on(case_id)
     if not rows:
@@ -139,6 +139,9 @@ def checked_on_paragraph(case_id: str) -> nodes.paragraph | None:
         elif status != MATCH:
             text += f" ({status})"
         parts.append(text)
+    if not link:  # a project without the compatibility page (a partial build)
+        para += nodes.Text(", ".join(parts) + " (recorded by tools/compat.sh).")
+        return para
     para += nodes.Text(", ".join(parts) + " (recorded by tools/compat.sh; see ")
     para += pending_xref(
         "",
