@@ -124,7 +124,9 @@ def test_check_junit_xml_has_one_test_per_case_and_a_failure_for_a_mismatch(
         _REGISTRY, good.id, type(good)(**{**good.__dict__, "outcome": Returns({"x1.grad": 0})})
     )
     out = tmp_path / "spec.xml"
-    assert main(["check", "--junit-xml", str(out), good.id, "graph/backward-through-freed-graph"]) == 1
+    assert (
+        main(["check", "--junit-xml", str(out), good.id, "graph/backward-through-freed-graph"]) == 1
+    )
     suite = ET.parse(out).getroot()
     assert suite.get("tests") == "2" and suite.get("failures") == "1"
     failed = [tc for tc in suite.iter("testcase") if tc.find("failure") is not None]
