@@ -83,3 +83,12 @@ def test_help_lists_commands_in_reading_order_with_an_example_each():
     assert len(examples) == len(listed)
     for name, example in zip(listed, examples, strict=True):
         assert re.search(rf"rnn-autograd {name}\b", example), (name, example)
+
+
+def test_training_progress_is_a_bar_only_on_a_terminal(tmp_path, capsys):
+    # stderr is captured here (not a terminal): the per-epoch line, never tqdm's bar.
+    args = ["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "8"]
+    assert main([*args, "--runs", "100", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/1: perplexity" in err
+    assert "\r" not in err and "it/s" not in err
