@@ -74,3 +74,9 @@ def test_no_note_where_saved_tensors_can_be_read():
         pytest.skip(f"torch {torch.__version__} shows no SavedTensor.data")
     x = torch.ones(2, requires_grad=True)
     assert "note:" not in inspect_graph((x * x).sum()).summary()
+
+
+def test_a_torch_without_the_saved_tensor_class_reads_by_unpacking(monkeypatch):
+    monkeypatch.delattr(torch._C._autograd, "SavedTensor")
+    assert not torch_private.saved_tensor_record_is_readable()
+    assert torch_private.private_api_report()["torch._C._autograd.SavedTensor.data"] is False

@@ -55,7 +55,8 @@ def has_top_of_hooks_stack() -> bool:
 
 def saved_tensor_record_is_readable() -> bool:
     """Whether this torch's ``SavedTensor`` shows ``.data`` (see the module's docstring)."""
-    return hasattr(torch._C._autograd.SavedTensor, "data")  # the class: no graph is built
+    record = getattr(torch._C._autograd, "SavedTensor", None)  # the class: no graph is built
+    return record is not None and hasattr(record, "data")
 
 
 def private_api_report() -> dict[str, bool]:
