@@ -37,6 +37,7 @@ extensions = [
     "sphinx_copybutton",
     "case_directive",
     "family_pages",
+    "compat_matrix",
     "reference_pages",
     "pipeline_figures",
     "bench_page",

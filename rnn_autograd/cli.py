@@ -34,20 +34,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
+# The order of ``--help``: browse the spec, check it, explain an error, then the pipeline.
+# A command module not named here comes after these, by name.
+ORDER = ("spec", "check", "explain", "run", "graph", "train", "predict", "bench")
+
+
+def _command_modules() -> list[str]:
+    # Modules named ``_*`` (shared helpers such as ``_console``) are not subcommands.
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog=PROG, description="PyTorch autograd for recurrent networks, as an executable spec."
+        prog=PROG,
+        description="PyTorch autograd for recurrent networks, as an executable spec.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, title="commands"
+    )
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):  # shared helpers (_validate), not subcommands
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+    for name in _command_modules():
+        module = importlib.import_module(f"{commands.__name__}.{name}")
         module.register(sub)
+    # One example per subcommand (each parser's epilog), in the order above.
+    examples = [f"  {p.epilog.removeprefix('example: ')}" for p in sub.choices.values() if p.epilog]
+    parser.epilog = "examples:\n" + "\n".join(examples)
     return parser
 
 

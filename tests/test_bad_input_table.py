@@ -24,6 +24,7 @@ from bad_inputs import snapshot
 
 import rnn_autograd.bench
 from rnn_autograd.cli import main
+from rnn_autograd.commands import check as check_cmd
 from rnn_autograd.commands import graph as graph_cmd
 from rnn_autograd.commands import predict as predict_cmd
 from rnn_autograd.commands import spec as spec_cmd
@@ -317,6 +318,7 @@ def no_heavy_work(monkeypatch):
     monkeypatch.setattr(predict_cmd, "predict", started)
     monkeypatch.setattr(graph_cmd, "run_case", started)
     monkeypatch.setattr(spec_cmd, "check", started)
+    monkeypatch.setattr(check_cmd, "check", started)
 
 
 def _exit_status(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rnn_autograd.cli import main
-from rnn_autograd.commands import spec as spec_command
+from rnn_autograd.commands import check as spec_command
 from rnn_autograd.spec import all_cases, case, get_case
 
 

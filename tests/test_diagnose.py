@@ -13,6 +13,14 @@ import rnn_autograd.diagnose.context as diagnose_module
 from rnn_autograd.diagnose.context import NOTE_PREFIX, diagnose
 from rnn_autograd.diagnose.explain import match_exception
 from rnn_autograd.spec import get_case
+from rnn_autograd.spec.torch_private import saved_tensor_record_is_readable
+
+# torch 2.2.2 and 2.7.1 show no SavedTensor.data: the inspector reads versions by unpacking there,
+# which cannot name a stale tensor nor keep an unpack hook from running (tests/test_inspector_fallback.py).
+needs_saved_tensor_data = pytest.mark.skipif(
+    not saved_tensor_record_is_readable(),
+    reason=f"torch {torch.__version__} shows no SavedTensor.data (the fallback is tested apart)",
+)
 
 
 def _notes(exc: BaseException) -> str:
@@ -66,6 +74,7 @@ def test_the_note_names_cases_that_declare_this_error_each_with_its_fix():
         assert f"    fix: {case.fix}: {get_case(case.fix).question}" in notes
 
 
+@needs_saved_tensor_data
 def test_the_stale_saved_tensor_is_named_from_the_users_own_variables():
     expected = pytest.raises(RuntimeError, match="modified by an inplace operation")
     with expected as info, diagnose():
@@ -76,6 +85,7 @@ def test_the_stale_saved_tensor_is_named_from_the_users_own_variables():
     )
 
 
+@needs_saved_tensor_data
 def test_a_watched_loss_is_inspected_with_the_names_given():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     h = torch.zeros(2)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import rnn_autograd.bench
 from rnn_autograd.cli import build_parser, main
+from rnn_autograd.commands import check as check_cmd
 from rnn_autograd.commands import graph as graph_cmd
 from rnn_autograd.commands import predict as predict_cmd
 from rnn_autograd.commands import spec as spec_cmd
@@ -62,6 +63,7 @@ def no_work(monkeypatch, tmp_path):
         (predict_cmd, "predict"),
         (graph_cmd, "run_case"),
         (spec_cmd, "check"),
+        (check_cmd, "check"),
     ]:
         monkeypatch.setattr(module, name, reached)
     monkeypatch.chdir(tmp_path)

@@ -12,6 +12,14 @@ from rnn_autograd.diagnose import graph_picture
 from rnn_autograd.diagnose.graph_fold import fold_graph
 from rnn_autograd.diagnose.inspector import graph_at, inspect_graph, names_in_frame
 from rnn_autograd.spec import all_cases, run_case
+from rnn_autograd.spec.torch_private import saved_tensor_record_is_readable
+
+# torch 2.2.2 and 2.7.1 show no SavedTensor.data: the inspector reads versions by unpacking there,
+# which cannot name a stale tensor nor keep an unpack hook from running (tests/test_inspector_fallback.py).
+needs_saved_tensor_data = pytest.mark.skipif(
+    not saved_tensor_record_is_readable(),
+    reason=f"torch {torch.__version__} shows no SavedTensor.data (the fallback is tested apart)",
+)
 
 
 def _stale_graph():
@@ -33,6 +41,7 @@ def _freed_graph():
     return x1, x2, state, y1, y2
 
 
+@needs_saved_tensor_data
 def test_a_tensor_changed_in_place_after_it_was_saved_is_reported_stale_with_both_versions():
     x, h, out = _stale_graph()
     report = inspect_graph(out, names={"x": x, "h": h})
@@ -96,6 +105,7 @@ def test_inspecting_changes_no_version_and_frees_nothing():
     torch.testing.assert_close(x.grad, x.detach().exp())
 
 
+@needs_saved_tensor_data
 def test_a_saved_output_changed_in_place_is_stale_and_named_by_its_storage():
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     z = x.exp()  # ExpBackward0 saves its output
@@ -106,6 +116,7 @@ def test_a_saved_output_changed_in_place_is_stale_and_named_by_its_storage():
     assert (stale.saved_version, stale.current_version) == (0, 1)
 
 
+@needs_saved_tensor_data
 def test_a_custom_function_reports_which_of_its_saved_tensors_is_stale():
     class Mul(torch.autograd.Function):
         @staticmethod
@@ -129,6 +140,7 @@ def test_a_custom_function_reports_which_of_its_saved_tensors_is_stale():
     ]
 
 
+@needs_saved_tensor_data
 def test_tensors_packed_by_saved_tensors_hooks_are_listed_without_running_the_hooks():
     unpacked = []
 
@@ -220,6 +232,7 @@ def test_the_report_keeps_no_tensor_alive():
     assert ref() is None and report.saved
 
 
+@needs_saved_tensor_data
 def test_the_text_tree_marks_where_backward_will_fail():
     x, h, out = _stale_graph()
     text = inspect_graph(out, names={"h": h}).to_text()

@@ -111,3 +111,10 @@ def test_a_text_prefix_goes_through_the_vocabulary_and_back():
     assert text.startswith("the ") and len(text) == 9
     with pytest.raises(UsageError, match="token 'z' is not in the vocabulary"):
         predict_text(model, vocab, "zebra", 5)
+
+
+def test_a_run_of_single_digits_is_the_notebooks_prefix_when_every_id_is_one_digit():
+    assert parse_prefix("123", vocab_size=10) == [1, 2, 3]  # predict_ch8('123', ...) reads 1, 2, 3
+    assert parse_prefix("1 2 3", vocab_size=10) == [1, 2, 3]
+    with pytest.raises(UsageError, match="prefix token 123 is outside"):
+        parse_prefix("123", vocab_size=11)  # 1 2 3, 12 3 or 123: ambiguous once ids reach 10

@@ -22,6 +22,7 @@ from rnn_autograd.spec import (
     run_case,
 )
 from rnn_autograd.spec.case import _REGISTRY
+from rnn_autograd.spec.torch_private import has_top_of_hooks_stack
 
 
 def make(func, outcome, id="test/x"):
@@ -135,13 +136,15 @@ def test_by_torch_with_no_matching_range_is_a_mismatch_not_a_crash():
 
 
 def test_isolation_restores_global_state_after_a_raising_case():
+    recorded = []
+
     def leaky():
         torch.set_grad_enabled(False)
         torch.autograd.set_detect_anomaly(True)
         torch.set_default_dtype(torch.float64)
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(3)
-        torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t).__enter__()
+        _Recording(recorded).__enter__()
         torch.manual_seed(123)
         raise RuntimeError("boom")
 
@@ -156,8 +159,52 @@ def test_isolation_restores_global_state_after_a_raising_case():
     assert torch.get_default_dtype() is torch.float32
     assert not torch.are_deterministic_algorithms_enabled()
     assert torch.get_num_threads() == threads
-    assert torch._C._autograd._top_saved_tensors_default_hooks(False) is None
+    assert _no_saved_tensors_hooks_active(recorded)
     assert torch.equal(torch.rand(1), expected_next), "the caller's RNG stream is untouched"
+
+
+def _no_saved_tensors_hooks_active(*records: list) -> bool:
+    """Public probe, on every release: a saving op calls the pack hook on top of the stack."""
+    y = torch.ones(2, requires_grad=True) * torch.ones(2, requires_grad=True)  # saves both
+    del y
+    if has_top_of_hooks_stack():
+        return torch._C._autograd._top_saved_tensors_default_hooks(False) is None
+    return not any(records)
+
+
+class _Recording(torch.autograd.graph.saved_tensors_hooks):
+    """A subclass, as ``save_on_cpu`` is one: it inherits ``__enter__``/``__exit__``."""
+
+    def __init__(self, record: list):
+        super().__init__(lambda t: record.append(t) or t, lambda t: t)
+
+
+@pytest.mark.parametrize("private_top", [True, False], ids=["top-of-stack-api", "fallback"])
+def test_the_hooks_stack_is_restored_with_or_without_the_private_top_of_stack_api(
+    monkeypatch, private_top
+):
+    # torch 2.2.2 and 2.7.1 have no _top_saved_tensors_default_hooks: the fallback counts pushes.
+    if not private_top:
+        monkeypatch.delattr(torch._C._autograd, "_top_saved_tensors_default_hooks", raising=False)
+    elif not has_top_of_hooks_stack():
+        pytest.skip(f"torch {torch.__version__} has no _top_saved_tensors_default_hooks")
+    below, above = [], []
+
+    def leaky():
+        _Recording(below).__enter__()
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):  # popped by `with`
+            pass
+        torch.autograd.graph.saved_tensors_hooks(
+            lambda t: above.append(t) or t, lambda t: t
+        ).__enter__()
+        raise RuntimeError("boom")
+
+    assert run_case(make(leaky, Raises(RuntimeError, "boom"))).raised is RuntimeError
+    monkeypatch.undo()
+    assert _no_saved_tensors_hooks_active(below, above), "both leaked hooks were popped"
+    assert not below and not above
+    cls = torch.autograd.graph.saved_tensors_hooks
+    assert cls.__enter__.__qualname__ == "saved_tensors_hooks.__enter__", "the class is restored"
 
 
 def test_every_case_runs_with_the_same_seed():

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 from case_parts import code_nodes, diff_nodes, outcome_nodes, plain_outcome
+from compat_matrix import checked_on_paragraph
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
@@ -153,6 +154,10 @@ class CaseDirective(_CaseDirectiveBase):
         command = f"rnn-autograd show {case.id}"
         id_line += nodes.literal(command, command)
         section += id_line
+        # The releases of docs/compat/, linked to the matrix where this project has that page.
+        checked = checked_on_paragraph(case.id, link="compat" in self.env.found_docs)
+        if checked is not None:
+            section += checked
 
         summary = nodes.container(classes=["case-summary"])
         self.parse_myst(case.summary, summary)

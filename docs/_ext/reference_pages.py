@@ -76,6 +76,8 @@ API_PARTS = (
             ("rnn_autograd.spec.case", "Cases and the registry"),
             ("rnn_autograd.spec.run", "Running and checking"),
             ("rnn_autograd.spec.probe", "Graph snapshots"),
+            ("rnn_autograd.spec.report", "Verdicts as JSON and JUnit XML"),
+            ("rnn_autograd.spec.torch_private", "Private torch APIs, guarded"),
         ),
     ),
     ("rnn_autograd.errors", "Errors", ()),
@@ -121,7 +123,7 @@ class CliReference(SphinxDirective):
 
         parser = build_parser()
         out: list[nodes.Node] = [nodes.literal_block("", _help(parser), language="none")]
-        for name, sub in sorted(_subparsers(parser).items()):
+        for name, sub in _subparsers(parser).items():  # the order of --help
             section = nodes.section(ids=[nodes.make_id(f"cli-{name}")], names=[f"cli-{name}"])
             title = f"rnn-autograd {name}"
             section += nodes.title(title, "", nodes.literal(title, title))

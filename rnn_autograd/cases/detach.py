@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Raises, Returns, Warned, case, snapshot
+from ..spec import ByTorch, Raises, Returns, Warned, case, snapshot
 
 _DETACH_DOC = "https://pytorch.org/docs/stable/generated/torch.Tensor.detach.html"
 _INPLACE_CHECKS = "https://pytorch.org/docs/stable/notes/autograd.html#in-place-correctness-checks"
@@ -257,13 +257,29 @@ def no_grad_result_vs_detach():
     }
 
 
+_COPY = {"copy.requires_grad": False, "copy shares storage": False, "copy.grad_fn": None}
+
+
 @case(
     "detach/torch-tensor-of-a-tensor",
     question="Why does torch.tensor(state) warn, and does the copy keep the graph?",
     expect="torch.tensor(t) is the usual way to make a tensor, so it should be silent.",
-    outcome=Returns(
-        {"copy.requires_grad": False, "copy shares storage": False, "copy.grad_fn": None},
-        warns=(Warned(UserWarning, r"recommended to use sourceTensor\.detach\(\)\.clone\(\)"),),
+    # The warning's advice changed words in torch 2.7.0 (see the explanation); the copy did not.
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(
+                _COPY,
+                warns=(
+                    Warned(UserWarning, r"recommended to use sourceTensor\.clone\(\)\.detach\(\)"),
+                ),
+            ),
+            ">=2.7": Returns(
+                _COPY,
+                warns=(
+                    Warned(UserWarning, r"recommended to use sourceTensor\.detach\(\)\.clone\(\)"),
+                ),
+            ),
+        }
     ),
     see_also=(
         "https://pytorch.org/docs/stable/generated/torch.tensor.html",
@@ -279,6 +295,14 @@ def torch_tensor_of_a_tensor():
     that is part of a graph, the graph is silently dropped, which is rarely what a reader of
     `torch.tensor(state)` expects; hence the `UserWarning` naming the explicit spelling,
     `sourceTensor.detach().clone()` (or `.requires_grad_(True)` after it for a new trainable leaf).
+
+    Before torch 2.7.0 the same warning advised `sourceTensor.clone().detach()`. Both spellings
+    give the same tensor; detaching first is cheaper, because `clone()` on a tensor that requires
+    grad records a `CloneBackward0` node that `detach()` then throws away. The text changed
+    between 2.6.0 and 2.7.0: the `libtorch_python` of the released 2.6.0 wheel holds the old
+    text, that of 2.7.0 the new one. The likely change is pytorch/pytorch#140264 ("Replace
+    clone.detach with detach.clone", for issue #64532). So the case declares the warning by
+    release (`ByTorch`), and the copy's properties the same on both.
     """
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     state = x * 2

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "windows against sequential batching. Writes DIR/results.json, DIR/report.md and "
             "PNG charts."
         ),
+        epilog="example: rnn-autograd bench --quick --out bench-out",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="where the outputs go")
     p.add_argument(

@@ -18,6 +18,7 @@ from ..diagnose.error_text import parse_error_text
 from ..diagnose.explain import Match, match_text
 from ..errors import UsageError
 from ..spec import Warned, get_case
+from . import _console
 from ._validate import whole
 
 __all__ = ["format_match", "register"]
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "explain",
         help="name the cases that explain an error message or traceback, with their fixes",
+        epilog="example: python train.py 2>&1 | rnn-autograd explain -",
     )
     p.add_argument(
         "text",
@@ -114,6 +116,31 @@ def format_match(rank: int, m: Match, context: tuple[str, ...] = ()) -> str:
     return "\n".join(lines)
 
 
+def match_markdown(rank: int, m: Match, context: tuple[str, ...] = ()) -> str:
+    """The same block as Markdown, for a terminal: id, question and summary rendered; why it
+    matched and the fix's lines to change as in the plain block."""
+    c = m.case
+    plain = format_match(rank, m, context).splitlines()
+    why = plain[0].split("  (", 1)[1].rstrip(")") if "  (" in plain[0] else ""
+    lines = [f"**{rank}. `{c.id}`** ({why})", "", f"*{c.question}*", "", c.summary, ""]
+    details = [
+        line.strip()
+        for line in plain[2:]
+        if line.strip().startswith(("Matched:", "Fix:", "change:", "to:", "add:"))
+    ]
+    lines += [f"- {d}" if d.startswith(("Matched:", "Fix:")) else f"  - `{d}`" for d in details]
+    more = [f"`rnn-autograd show {c.id}`"] + [f"`{s}`" for s in c.see_also if s != c.fix]
+    return "\n".join([*lines, "", "Read more: " + "; ".join(more)])
+
+
+def _print_match(rank: int, m: Match, context: tuple[str, ...] = ()) -> None:
+    if _console.fancy():
+        print()
+        _console.print_markdown(match_markdown(rank, m, context))
+    else:
+        print("\n" + format_match(rank, m, context))
+
+
 def _explain(args: argparse.Namespace) -> int:
     text = _read(args)
     if not text.strip():
@@ -131,12 +158,12 @@ def _explain(args: argparse.Namespace) -> int:
             + (":" if len(firm) <= args.limit else f"; the first {args.limit}:")
         )
         for i, m in enumerate(firm[: args.limit], 1):
-            print("\n" + format_match(i, m, context))
+            _print_match(i, m, context)
         return 0
     print("No case declares this error.")
     if hints:
         print("These may be related:")
         for i, m in enumerate(hints[: args.limit], 1):
-            print("\n" + format_match(i, m))
+            _print_match(i, m)
     print("\nSee every case with 'rnn-autograd list'.")
     return 1

@@ -22,7 +22,9 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "graph", help="a case's autograd graph snapshots: nodes, leaves, saved tensor versions"
+        "graph",
+        help="a case's autograd graph snapshots: nodes, leaves, saved tensor versions",
+        epilog="example: rnn-autograd graph graph/backward-through-freed-graph -o g.svg",
     )
     p.add_argument("id", metavar="ID")
     p.add_argument("--dot", action="store_true", help="print Graphviz DOT source instead")

@@ -20,12 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predict",
         help="continue a prefix with a trained model",
         description="Warm the state up on the prefix, then predict one token at a time.",
+        epilog="example: rnn-autograd predict --checkpoint runs/seed/checkpoint.pt --prefix '1 2 3'",
     )
     p.add_argument("--checkpoint", required=True, help="DIR/checkpoint.pt written by train")
     p.add_argument(
         "--prefix",
         required=True,
-        help="token ids separated by spaces for the seed data ('1 2 3'); text for a text corpus",
+        help="token ids separated by spaces for the seed data ('1 2 3'; '123' when every id is one digit); text for a text corpus",
     )
     p.add_argument("--steps", type=whole(0), default=10, help="how many tokens to predict")
     p.add_argument("--sample", action="store_true", help="sample instead of taking the argmax")

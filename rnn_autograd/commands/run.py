@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run",
         help="run a Python script; on an autograd error, name the line of your code that broke it",
+        epilog="example: rnn-autograd run train.py --epochs 2",
     )
     p.add_argument("script", metavar="SCRIPT", help="the Python script, as for `python SCRIPT`")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's arguments")

@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "strategy, batching, optimizer and seed (giving another value is refused); --lr, "
             "--lr-decay and --clip may be changed, --epochs is the total to reach."
         ),
+        epilog="example: rnn-autograd train --data seed --epochs 10 --out runs/seed",
     )
     p.add_argument("--data", help="'seed' (the notebook's data, the default) or a text file")
     p.add_argument("--out", required=True, metavar="DIR", help="where metrics and checkpoint go")

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from ..errors import UsageError
-from .saved_tensors import SavedTensorInfo, TensorNamer, layout, saved_tensors_of
+from .saved_tensors import SavedTensorInfo, TensorNamer, layout, reading_note, saved_tensors_of
 
 __all__ = ["GraphReport", "NodeInfo", "SavedTensorInfo", "inspect_graph", "names_in_frame"]
 
@@ -92,10 +92,11 @@ class GraphReport:
         saved = self.saved
         verdict = "backward will fail" if self.will_fail else "backward can run"
         more = " (walk stopped at the limit)" if self.truncated else ""
+        note = reading_note() if saved else None  # an older torch: read by unpacking
         return (
             f"{len(self.nodes)} nodes{more}, {len(saved)} saved tensors: "
             f"{len(self.stale)} stale, {len(self.freed)} freed -> {verdict}"
-        )
+        ) + (f"\nnote: {note}" if note else "")
 
     def to_text(self, max_nodes: int = 80) -> str:
         """A tree from each root down to the leaves; shared nodes are shown once."""

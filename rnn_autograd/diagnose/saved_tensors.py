@@ -20,6 +20,11 @@ How the versions are read (torch 2.x has no public accessor for the saved versio
 
 Checked on torch 2.13.0 by tests/test_inspector.py: every path above has a test that also runs
 the backward and compares its error with the prediction.
+
+Older releases (2.2.2, 2.7.1) show neither ``.data`` nor ``.unpack`` nor ``.unpack_hook`` on a
+``SavedTensor``: there the attribute is unpacked instead (``_infos_by_unpacking``), which gives the
+same versions, frees nothing and changes no version, but runs an unpack hook and cannot name a
+stale tensor; ``GraphReport.summary()`` then says so in one line (``reading_note``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from ..spec import torch_private
 
 __all__ = ["SavedTensorInfo", "TensorNamer", "layout", "saved_tensors_of"]
 
@@ -163,6 +170,8 @@ def _saved_infos(
     # Custom autograd.Function nodes expose `saved_tensors` instead of `_saved_tensors`.
     plain = f"_saved_{attr}"
     unpack_name = plain if plain in _attr_names(fn) else "saved_tensors"
+    if not torch_private.saved_tensor_record_is_readable():  # 2.2.2, 2.7.1: no SavedTensor.data
+        return _infos_by_unpacking(fn, node, attr, unpack_name, namer)
     try:
         raw = getattr(fn, f"_raw_saved_{attr}")
     except RuntimeError as exc:  # a custom Function whose saved tensors are freed
@@ -190,6 +199,44 @@ def _saved_infos(
         info = _classify(node, label, r.data, error, namer)
         if info is not None:
             infos.append(info)
+    return infos
+
+
+def reading_note() -> str | None:
+    """One line for a report on a torch whose saved tensors can only be read by unpacking."""
+    if torch_private.saved_tensor_record_is_readable():
+        return None
+    return (
+        f"torch {torch.__version__} shows no SavedTensor.data: saved versions were read by "
+        "unpacking (a saved_tensors_hooks unpack hook would run; a stale tensor is not named)"
+    )
+
+
+def _infos_by_unpacking(
+    fn: Any, node: tuple[str, str], attr: str, unpack_name: str, namer: TensorNamer
+) -> list[SavedTensorInfo]:
+    """The fallback where ``SavedTensor`` has neither ``.data`` nor ``.unpack`` (torch 2.2.2 and
+    2.7.1): unpack the whole attribute, the check backward makes. It returns the tensors when
+    every saved version equals the current one, or raises with "is at version N; expected
+    version M" (the versions, but not which tensor, so it is not named) or "already freed".
+    Tensors packed by saved_tensors_hooks cannot be told apart here: their unpack hook runs."""
+    try:
+        value = getattr(fn, unpack_name)
+    except RuntimeError as exc:
+        found = _VERSIONS.search(str(exc))
+        if _FREED in str(exc):
+            return [_record(node, attr, None, freed=True)]
+        if found:
+            now, then = int(found.group(1)), int(found.group(2))
+            return [_record(node, attr, None, saved_version=then, current_version=now)]
+        return [_record(node, attr, None)]
+    many = isinstance(value, (tuple, list))
+    labelled = [(f"{attr}[{i}]", t) for i, t in enumerate(value)] if many else [(attr, value)]
+    infos = []
+    for label, t in labelled:
+        if isinstance(t, torch.Tensor):  # None: an optional input left out
+            v = _version(t)
+            infos.append(_record(node, label, t, saved_version=v, current_version=v, namer=namer))
     return infos
 
 

@@ -34,7 +34,8 @@ def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list
     """Token ids from a user's prefix.
 
     Without ``vocab`` (synthetic data, tokens are integers): ids separated by spaces or commas,
-    ``"1 2 3"``. With ``vocab``: each character of ``text`` must be in the vocabulary.
+    ``"1 2 3"``, or ``"123"`` when every id is a single digit (``vocab_size <= 10``), as the
+    notebook writes it. With ``vocab``: each character of ``text`` must be in the vocabulary.
     A token outside the vocabulary is a ``UsageError`` that names it.
     """
     if vocab is not None:
@@ -42,6 +43,10 @@ def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list
             raise UsageError("the prefix is empty; give at least one character")
         return vocab.encode(text, strict=True)
     parts = text.replace(",", " ").split()
+    if len(parts) == 1 and parts[0].isdigit() and len(parts[0]) > 1 and vocab_size <= 10:
+        # Every token is one digit: "123" is the notebook's own form of 1 2 3 (predict_ch8 reads
+        # the prefix one character at a time). With ids of two digits it stays ambiguous.
+        parts = list(parts[0])
     if not parts:
         raise UsageError("the prefix is empty; give token ids separated by spaces, e.g. '1 2 3'")
     ids = []

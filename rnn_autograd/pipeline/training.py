@@ -140,7 +140,8 @@ def train(
             total=total,
             desc=f"epoch {epoch + 1}/{epochs}",
             file=sys.stderr,
-            disable=not progress,
+            # A bar only on a terminal: piped or in a log, only the per-epoch lines below.
+            disable=not (progress and sys.stderr.isatty()),
             leave=False,
         )
         _sync(device)

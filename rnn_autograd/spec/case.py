@@ -151,15 +151,23 @@ def load_cases(package: str | None = None) -> dict[str, Case]:
 
     The machinery knows nothing of where cases live: whoever runs them (the command line, pytest,
     the docs) imports a library, and ``rnn_autograd``'s own ``__init__`` imports
-    ``rnn_autograd.cases``. ``load_cases()`` alone returns what is registered so far.
+    ``rnn_autograd.cases``. ``load_cases()`` alone returns what is registered so far. Modules
+    named ``test_*`` (and ``conftest``) are pytest's and are skipped: a library may ship the
+    pytest suite that runs its cases beside them.
     """
     if package is not None:
         pkg = importlib.import_module(package)
         for info in sorted(
             pkgutil.iter_modules(getattr(pkg, "__path__", [])), key=lambda m: m.name
         ):
+            if _is_test_module(info.name):
+                continue  # pytest's (the library's own suite): it imports pytest, no cases
             importlib.import_module(f"{package}.{info.name}")
     return _REGISTRY
+
+
+def _is_test_module(name: str) -> bool:
+    return name.startswith("test_") or name == "conftest"
 
 
 def all_cases(family: str | None = None) -> list[Case]:

@@ -21,6 +21,7 @@ from .case import Case
 from .outcome import Declaration, describe_value, installed_torch_version
 from .probe import Inspect, collecting_snapshots
 from .ranks import on_ranks
+from .torch_private import restoring_saved_tensors_hooks
 
 __all__ = ["Observation", "Verdict", "check", "isolated", "run_case", "SEED"]
 
@@ -86,7 +87,6 @@ def isolated(seed: int = SEED) -> Iterator[None]:
     anomaly_nan = torch.is_anomaly_check_nan_enabled()
     dtype = torch.get_default_dtype()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    hooks_top = _saved_tensors_hooks_top()
     threads = torch.get_num_threads()
     # One intra-op thread: float reductions then add in one order on every machine, so exact
     # observations do not depend on the core count; cases are too small to gain from threads.
@@ -95,12 +95,10 @@ def isolated(seed: int = SEED) -> Iterator[None]:
     random.seed(seed)
     try:
         # inference_mode(False) is how to *leave* an enclosing inference mode for the case.
-        with torch.inference_mode(False):
+        # restoring_saved_tensors_hooks: a raising case may leave saved_tensors_hooks pushed.
+        with torch.inference_mode(False), restoring_saved_tensors_hooks():
             yield
     finally:
-        # A case that entered saved_tensors_hooks and raised before leaving leaves them pushed.
-        while _saved_tensors_hooks_top() != hooks_top and _saved_tensors_hooks_top() is not None:
-            torch._C._autograd._pop_saved_tensors_default_hooks()
         torch.set_num_threads(threads)
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
@@ -110,10 +108,6 @@ def isolated(seed: int = SEED) -> Iterator[None]:
             torch.use_deterministic_algorithms(deterministic)
         torch.set_rng_state(rng_torch)
         random.setstate(rng_py)
-
-
-def _saved_tensors_hooks_top() -> Any:
-    return torch._C._autograd._top_saved_tensors_default_hooks(False)
 
 
 def run_case(case: Case, *, inspect: Inspect | None = None) -> Observation:
