@@ -214,8 +214,8 @@ def clip_non_finite_norm():
     `error_if_nonfinite=True` `clip_grad_norm_` raises instead.
 
     The total norm is the norm of the per-parameter norms; one `inf` makes it `inf`. With the
-    default `error_if_nonfinite=False` it would scale by `max_norm / inf = 0` silently (and
-    `nan` gradients stay `nan`). Find where the non-finite value comes from (here `log(0)`
+    default `error_if_nonfinite=False` it would scale by `max_norm / inf = 0` silently: finite
+    entries become 0 and the `inf` itself `0 · inf = nan`. Find where the non-finite value comes from (here `log(0)`
     in the forward; `torch.autograd.detect_anomaly` names the backward op that produced it).
     """
     w = torch.tensor([0.0, 1.0], requires_grad=True)
