@@ -222,9 +222,7 @@ def backward_on_constant():
 @case(
     "backward-api/weights-require-grad",
     question="How do I create weights that backward() computes gradients for?",
-    outcome=Returns(
-        {"loss.grad_fn": "MeanBackward0", "w.is_leaf": True, "w.grad.shape": (2, 1)}
-    ),
+    outcome=Returns({"loss.grad_fn": "MeanBackward0", "w.is_leaf": True, "w.grad.shape": (2, 1)}),
     see_also=("backward-api/backward-on-constant",),
 )
 def weights_require_grad():

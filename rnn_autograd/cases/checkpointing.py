@@ -16,7 +16,12 @@ _NO_INPUT = r"None of the inputs have requires_grad=True\. Gradients will be Non
     question="Why does checkpoint() warn 'the use_reentrant parameter should be passed explicitly'?",
     outcome=Returns(
         {"x.grad": torch.tensor([2.0, 2.0])},
-        warns=(Warned(UserWarning, r"torch\.utils\.checkpoint: the use_reentrant parameter should be passed explicitly"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"torch\.utils\.checkpoint: the use_reentrant parameter should be passed explicitly",
+            ),
+        ),
     ),
     see_also=("checkpoint/non-reentrant", _DOCS),
 )
@@ -92,7 +97,10 @@ def non_reentrant():
     "checkpoint/reentrant-with-autograd-grad",
     question="Why does autograd.grad through a checkpoint fail with 'When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad()'?",
     expect="autograd.grad works through a checkpointed layer as through any other.",
-    outcome=Raises(RuntimeError, r"When use_reentrant=True, torch\.utils\.checkpoint is incompatible with \.grad\(\)"),
+    outcome=Raises(
+        RuntimeError,
+        r"When use_reentrant=True, torch\.utils\.checkpoint is incompatible with \.grad\(\)",
+    ),
     fix="checkpoint/non-reentrant",
     see_also=(_DOCS,),
 )
@@ -123,7 +131,10 @@ def _flaky(counter: list[int]):
     "checkpoint/recompute-saves-fewer-tensors",
     question="Why does backward fail with 'torch.utils.checkpoint: A different number of tensors was saved during the original forward and recomputation'?",
     expect="A checkpointed function is recomputed exactly, whatever Python state it reads.",
-    outcome=Raises(CheckpointError, r"A different number of tensors was saved during the original forward and recomputation"),
+    outcome=Raises(
+        CheckpointError,
+        r"A different number of tensors was saved during the original forward and recomputation",
+    ),
     fix="checkpoint/non-reentrant",
     see_also=(_DOCS,),
 )
@@ -147,7 +158,9 @@ def recompute_saves_fewer_tensors():
     "checkpoint/recompute-other-metadata",
     question="Why does backward fail with 'torch.utils.checkpoint: Recomputed values for the following tensors have different metadata'?",
     expect="Recomputing in another dtype gives values close enough.",
-    outcome=Raises(CheckpointError, r"Recomputed values for the following tensors have different metadata"),
+    outcome=Raises(
+        CheckpointError, r"Recomputed values for the following tensors have different metadata"
+    ),
     fix="checkpoint/non-reentrant",
     see_also=("checkpoint/recompute-saves-fewer-tensors", _DOCS),
 )
@@ -174,7 +187,9 @@ def recompute_other_metadata():
 @case(
     "checkpoint/dropout-is-replayed",
     question="Does a checkpointed layer with dropout use the same mask in the recomputation?",
-    outcome=Returns({"same gradient as without checkpoint": True, "mask differs when not preserved": True}),
+    outcome=Returns(
+        {"same gradient as without checkpoint": True, "mask differs when not preserved": True}
+    ),
     see_also=(_DOCS,),
 )
 def dropout_is_replayed():

@@ -11,7 +11,7 @@ from ..spec import Raises, Returns, Warned, case
 
 @case(
     "conversions/numpy-of-requires-grad",
-    question="Why does tensor.numpy() fail with \"Can't call numpy() on Tensor that requires grad\"?",
+    question='Why does tensor.numpy() fail with "Can\'t call numpy() on Tensor that requires grad"?',
     expect="numpy() gives the values, for plotting or metrics.",
     outcome=Raises(RuntimeError, r"Can't call numpy\(\) on Tensor that requires grad"),
     fix="conversions/detach-then-numpy",
@@ -58,7 +58,12 @@ def detach_then_numpy():
     question="Why does float(loss) warn 'Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior'?",
     outcome=Returns(
         {"float(y)": 2.0, "y.item()": 2.0},
-        warns=(Warned(UserWarning, r"Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior",
+            ),
+        ),
     ),
     see_also=("backward-api/backward-on-constant",),
 )
@@ -80,7 +85,10 @@ def float_of_requires_grad_warns():
     "conversions/deepcopy-non-leaf",
     question="Why does copy.deepcopy fail with 'Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol'?",
     expect="deepcopy copies any tensor, history and all.",
-    outcome=Raises(RuntimeError, r"Only Tensors created explicitly by the user \(graph leaves\) support the deepcopy protocol"),
+    outcome=Raises(
+        RuntimeError,
+        r"Only Tensors created explicitly by the user \(graph leaves\) support the deepcopy protocol",
+    ),
     fix="conversions/deepcopy-detached",
     see_also=("leaves/manual-update-makes-non-leaf",),
 )

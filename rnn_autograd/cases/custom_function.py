@@ -26,7 +26,9 @@ class _Scale(torch.autograd.Function):
     "custom-function/too-few-gradients",
     question="Why does my autograd.Function fail with 'returned an incorrect number of gradients (expected 2, got 1)'?",
     expect="backward returns the gradient for the one tensor input; the Python number needs none.",
-    outcome=Raises(RuntimeError, r"returned an incorrect number of gradients \(expected \d+, got \d+\)"),
+    outcome=Raises(
+        RuntimeError, r"returned an incorrect number of gradients \(expected \d+, got \d+\)"
+    ),
     fix="custom-function/one-gradient-per-input",
     see_also=(_EXTENDING,),
 )
@@ -56,7 +58,10 @@ def too_few_gradients():
     "custom-function/gradient-for-a-number",
     question="Why does my autograd.Function fail with 'returned a gradient different than None at position 2, but the corresponding forward input was not a Variable'?",
     expect="Returning a gradient for the Python number is harmless; it is just ignored.",
-    outcome=Raises(RuntimeError, r"returned a gradient different than None at position \d+, but the corresponding forward input was not a Variable"),
+    outcome=Raises(
+        RuntimeError,
+        r"returned a gradient different than None at position \d+, but the corresponding forward input was not a Variable",
+    ),
     fix="custom-function/one-gradient-per-input",
     see_also=(_EXTENDING,),
 )
@@ -104,7 +109,10 @@ def one_gradient_per_input():
     "custom-function/gradient-of-wrong-shape",
     question="Why does my autograd.Function fail with 'returned an invalid gradient at index 0 - got [3] but expected shape compatible with [2, 3]'?",
     expect="A gradient that broadcasts to the input's shape is broadcast.",
-    outcome=Raises(RuntimeError, r"returned an invalid gradient at index \d+ - got \[.*\] but expected shape compatible with"),
+    outcome=Raises(
+        RuntimeError,
+        r"returned an invalid gradient at index \d+ - got \[.*\] but expected shape compatible with",
+    ),
     fix="custom-function/gradient-summed-to-input-shape",
     see_also=(_EXTENDING,),
 )
@@ -165,7 +173,9 @@ def gradient_summed_to_input_shape():
     "custom-function/save-a-number",
     question="Why does ctx.save_for_backward fail with 'save_for_backward can only save variables, but argument 1 is of type float'?",
     expect="save_for_backward stores whatever backward will need.",
-    outcome=Raises(TypeError, r"save_for_backward can only save variables, but argument \d+ is of type"),
+    outcome=Raises(
+        TypeError, r"save_for_backward can only save variables, but argument \d+ is of type"
+    ),
     fix="custom-function/one-gradient-per-input",
     see_also=(_EXTENDING,),
 )
@@ -226,7 +236,12 @@ def no_backward():
     outcome=Raises(
         RuntimeError,
         r"Legacy autograd function with non-static forward method is deprecated",
-        warns=(Warned(DeprecationWarning, r"should not be instantiated\. Methods on autograd functions are all static"),),
+        warns=(
+            Warned(
+                DeprecationWarning,
+                r"should not be instantiated\. Methods on autograd functions are all static",
+            ),
+        ),
     ),
     fix="custom-function/one-gradient-per-input",
     see_also=(_EXTENDING,),

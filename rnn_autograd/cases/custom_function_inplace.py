@@ -7,7 +7,9 @@ import torch
 from ..spec import Raises, Returns, case
 
 _EXTENDING = "https://pytorch.org/docs/stable/notes/extending.html"
-_DIRTY = "https://pytorch.org/docs/stable/generated/torch.autograd.function.FunctionCtx.mark_dirty.html"
+_DIRTY = (
+    "https://pytorch.org/docs/stable/generated/torch.autograd.function.FunctionCtx.mark_dirty.html"
+)
 
 
 class _DoubleInPlace(torch.autograd.Function):
@@ -28,7 +30,10 @@ class _DoubleInPlace(torch.autograd.Function):
     "custom-function/dirty-input-not-returned",
     question="Why does my autograd.Function fail with 'Some elements marked as dirty during the forward method were not returned as output'?",
     expect="mark_dirty tells autograd about the in-place change; what forward returns is up to me.",
-    outcome=Raises(RuntimeError, r"Some elements marked as dirty during the forward method were not returned as output"),
+    outcome=Raises(
+        RuntimeError,
+        r"Some elements marked as dirty during the forward method were not returned as output",
+    ),
     fix="custom-function/mark-dirty-and-return",
     see_also=(_DIRTY,),
 )
@@ -61,7 +66,9 @@ def dirty_input_not_returned():
     "custom-function/mark-dirty-on-leaf",
     question="Why does my in-place autograd.Function fail with 'a leaf Variable that requires grad has been used in an in-place operation'?",
     expect="A Function that declares its in-place change with mark_dirty may modify any input.",
-    outcome=Raises(RuntimeError, r"a leaf Variable that requires grad has been used in an in-place operation"),
+    outcome=Raises(
+        RuntimeError, r"a leaf Variable that requires grad has been used in an in-place operation"
+    ),
     fix="custom-function/mark-dirty-and-return",
     see_also=("grad-mode/leaf-inplace-outside-no-grad", _DIRTY),
 )
@@ -82,7 +89,11 @@ def mark_dirty_on_leaf():
     "custom-function/mark-dirty-and-return",
     question="How do I write an in-place custom Function correctly?",
     outcome=Returns(
-        {"same tensor returned": True, "grad_fn": "_DoubleInPlaceBackward", "x.grad": torch.tensor([2.0, 2.0])}
+        {
+            "same tensor returned": True,
+            "grad_fn": "_DoubleInPlaceBackward",
+            "x.grad": torch.tensor([2.0, 2.0]),
+        }
     ),
     see_also=("custom-function/dirty-input-not-returned", "custom-function/mark-dirty-on-leaf"),
 )
@@ -107,7 +118,10 @@ def mark_dirty_and_return():
     "custom-function/returned-view-modified",
     question="Why does an in-place op on my Function's output fail with 'is a view and is being modified inplace. This view was created inside a custom Function'?",
     expect="The output of a Function is a new tensor; modifying it in place is like modifying any result.",
-    outcome=Raises(RuntimeError, r"is a view and is being modified inplace\. This view was created inside a custom Function"),
+    outcome=Raises(
+        RuntimeError,
+        r"is a view and is being modified inplace\. This view was created inside a custom Function",
+    ),
     fix="custom-function/return-a-clone",
     see_also=("modules/full-backward-hook-with-inplace-relu", _EXTENDING),
 )

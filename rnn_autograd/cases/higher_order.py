@@ -39,7 +39,11 @@ def grad_of_grad_without_create_graph():
     "higher-order/create-graph-second-derivative",
     question="How do I take the second derivative, or backpropagate through a gradient?",
     outcome=Returns(
-        {"dy/dx": torch.tensor([12.0]), "g.grad_fn": "MulBackward0", "d2y/dx2": torch.tensor([12.0])}
+        {
+            "dy/dx": torch.tensor([12.0]),
+            "g.grad_fn": "MulBackward0",
+            "d2y/dx2": torch.tensor([12.0]),
+        }
     ),
     see_also=("higher-order/grad-of-grad-without-create-graph", _GRAD),
 )
@@ -65,7 +69,12 @@ def create_graph_second_derivative():
     question="Why does loss.backward(create_graph=True) warn 'will create a reference cycle between the parameter and its gradient'?",
     outcome=Returns(
         {"x.grad.requires_grad": True, "x.grad.grad_fn is not None": True},
-        warns=(Warned(UserWarning, r"Using backward\(\) with create_graph=True will create a reference cycle"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"Using backward\(\) with create_graph=True will create a reference cycle",
+            ),
+        ),
     ),
     see_also=("higher-order/create-graph-second-derivative",),
 )
@@ -90,7 +99,10 @@ def backward_create_graph_warns():
     "higher-order/once-differentiable-twice",
     question="Why does a double backward fail with 'trying to differentiate twice a function that was marked with @once_differentiable'?",
     expect="The backward is written in torch ops, so autograd can differentiate it.",
-    outcome=Raises(RuntimeError, r"trying to differentiate twice a function that was marked with @once_differentiable"),
+    outcome=Raises(
+        RuntimeError,
+        r"trying to differentiate twice a function that was marked with @once_differentiable",
+    ),
     fix="higher-order/differentiable-backward",
     see_also=(_DOUBLE,),
 )
@@ -127,7 +139,9 @@ def once_differentiable_twice():
 @case(
     "higher-order/differentiable-backward",
     question="How do I make a custom Function twice differentiable?",
-    outcome=Returns({"d/dx of x^4": torch.tensor([4.0, 32.0]), "second derivative": torch.tensor([12.0, 48.0])}),
+    outcome=Returns(
+        {"d/dx of x^4": torch.tensor([4.0, 32.0]), "second derivative": torch.tensor([12.0, 48.0])}
+    ),
     see_also=("higher-order/once-differentiable-twice", _DOUBLE),
 )
 def differentiable_backward():

@@ -14,7 +14,9 @@ _REGISTER = "https://pytorch.org/docs/stable/generated/torch.Tensor.register_hoo
     "hooks/hook-on-tensor-without-grad",
     question="Why does register_hook fail with 'cannot register a hook on a tensor that doesn't require gradient'?",
     expect="A hook on the input batch is called with its gradient during backward.",
-    outcome=Raises(RuntimeError, r"cannot register a hook on a tensor that doesn't require gradient"),
+    outcome=Raises(
+        RuntimeError, r"cannot register a hook on a tensor that doesn't require gradient"
+    ),
     fix="hooks/hook-replaces-gradient",
     see_also=(_REGISTER, "backward-api/grad-wrt-input-not-requiring-grad"),
 )
@@ -142,12 +144,14 @@ def hook_returns_number():
     "hooks/post-accumulate-hook-on-non-leaf",
     question="Why does register_post_accumulate_grad_hook fail with 'cannot be registered on non-leaf tensors'?",
     expect="The hook runs once the tensor's gradient is ready, for any tensor.",
-    outcome=Raises(RuntimeError, r"post accumulate grad hooks cannot be registered on non-leaf tensors"),
+    outcome=Raises(
+        RuntimeError, r"post accumulate grad hooks cannot be registered on non-leaf tensors"
+    ),
     fix="hooks/post-accumulate-hook-steps-in-backward",
     see_also=(_HOOKS,),
 )
 def post_accumulate_hook_on_non_leaf():
-    """"Post accumulate" means after `AccumulateGrad` has added into `.grad`, and only leaves
+    """ "Post accumulate" means after `AccumulateGrad` has added into `.grad`, and only leaves
     have an `AccumulateGrad` node: a non-leaf's gradient flows on to its `grad_fn` and is never
     accumulated anywhere.
 
@@ -212,7 +216,7 @@ def post_accumulate_hook_steps_in_backward():
 
 @case(
     "hooks/node-hook-invents-gradient",
-    question="Why does a grad_fn hook fail with \"can't replace a None gradient with a non-None value\"?",
+    question='Why does a grad_fn hook fail with "can\'t replace a None gradient with a non-None value"?',
     expect="A grad_fn hook returns one gradient per input of the operation, here x and 2.",
     outcome=Raises(RuntimeError, r"can't replace a None gradient with a non-None value"),
     fix="hooks/hook-replaces-gradient",

@@ -92,9 +92,12 @@ def rebuild_out_of_place():
 
 @case(
     "in-place/out-argument-with-grad",
-    question="Why does torch.mul(x, 2, out=buf) fail with \"functions with out=... arguments don't support automatic differentiation\"?",
+    question='Why does torch.mul(x, 2, out=buf) fail with "functions with out=... arguments don\'t support automatic differentiation"?',
     expect="out= just saves an allocation; the result is differentiated as usual.",
-    outcome=Raises(RuntimeError, r"functions with out=\.\.\. arguments don't support automatic differentiation, but one of the arguments requires grad"),
+    outcome=Raises(
+        RuntimeError,
+        r"functions with out=\.\.\. arguments don't support automatic differentiation, but one of the arguments requires grad",
+    ),
     fix="in-place/out-argument-without-grad",
     see_also=(_INPLACE,),
 )
@@ -192,4 +195,7 @@ def detach_out_of_place():
     z = y.sin()
     y_detached = y.detach()  # a new tensor: the saved y is untouched
     z.sum().backward()
-    return {"x.grad is set": x.grad is not None, "y_detached.requires_grad": y_detached.requires_grad}
+    return {
+        "x.grad is set": x.grad is not None,
+        "y_detached.requires_grad": y_detached.requires_grad,
+    }

@@ -13,7 +13,10 @@ _FULL = "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn
     "modules/full-backward-hook-with-inplace-relu",
     question="Why does a full backward hook fail with 'Output 0 of BackwardHookFunction is a view and is being modified inplace'?",
     expect="A backward hook on a layer only observes gradients; it does not change what the forward may do.",
-    outcome=Raises(RuntimeError, r"Output 0 of BackwardHookFunction(Backward)? is a view and is being modified inplace"),
+    outcome=Raises(
+        RuntimeError,
+        r"Output 0 of BackwardHookFunction(Backward)? is a view and is being modified inplace",
+    ),
     fix="modules/full-backward-hook-out-of-place",
     see_also=(_FULL, "versions/inplace-on-saved-output"),
 )
@@ -80,7 +83,10 @@ def full_backward_hook_out_of_place():
     "modules/full-backward-hook-wrong-count",
     question="Why does a module backward hook fail with 'Backward hook returned an invalid number of grad_input'?",
     expect="The hook can return the gradients of the weight and bias along with the input's.",
-    outcome=Raises(RuntimeError, r"Backward hook returned an invalid number of grad_input, got \d+, but expected \d+"),
+    outcome=Raises(
+        RuntimeError,
+        r"Backward hook returned an invalid number of grad_input, got \d+, but expected \d+",
+    ),
     fix="modules/full-backward-hook-out-of-place",
     see_also=(_FULL,),
 )
@@ -102,7 +108,10 @@ def full_backward_hook_wrong_count():
     "modules/mixed-backward-hooks",
     question="Why does register_backward_hook fail with 'Cannot use both regular backward hooks and full backward hooks on a single Module'?",
     expect="A module can carry any number of backward hooks of either kind.",
-    outcome=Raises(RuntimeError, r"Cannot use both regular backward hooks and full backward hooks on a single Module"),
+    outcome=Raises(
+        RuntimeError,
+        r"Cannot use both regular backward hooks and full backward hooks on a single Module",
+    ),
     fix="modules/full-backward-hook-out-of-place",
     see_also=("modules/legacy-backward-hook-warns", _FULL),
 )
@@ -124,7 +133,12 @@ def mixed_backward_hooks():
     question="Why does register_backward_hook warn 'Using a non-full backward hook when the forward contains multiple autograd Nodes is deprecated'?",
     outcome=Returns(
         {"grad_input seen by the legacy hook": ["the Tanh node's input only"]},
-        warns=(Warned(FutureWarning, r"Using a non-full backward hook when the forward contains multiple autograd Nodes"),),
+        warns=(
+            Warned(
+                FutureWarning,
+                r"Using a non-full backward hook when the forward contains multiple autograd Nodes",
+            ),
+        ),
     ),
     see_also=("modules/mixed-backward-hooks", _FULL),
 )
@@ -150,7 +164,12 @@ def legacy_backward_hook_warns():
     question="Why does a full backward hook warn 'Full backward hook is firing when gradients are computed with respect to module outputs since no inputs require gradients'?",
     outcome=Returns(
         {"grad_input": [None], "grad_output shapes": [(2, 2)]},
-        warns=(Warned(UserWarning, r"Full backward hook is firing when gradients are computed with respect to module outputs"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"Full backward hook is firing when gradients are computed with respect to module outputs",
+            ),
+        ),
     ),
     see_also=("modules/full-backward-hook-out-of-place",),
 )

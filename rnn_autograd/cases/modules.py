@@ -14,7 +14,9 @@ _PARAMETER = "https://pytorch.org/docs/stable/generated/torch.nn.parameter.Param
     "modules/assign-tensor-to-parameter",
     question="Why does model.weight = tensor fail with \"cannot assign 'torch.FloatTensor' as parameter 'weight'\"?",
     expect="Assigning a tensor of the right shape replaces the layer's weights.",
-    outcome=Raises(TypeError, r"cannot assign '.*' as parameter '.*' \(torch\.nn\.Parameter or None expected\)"),
+    outcome=Raises(
+        TypeError, r"cannot assign '.*' as parameter '.*' \(torch\.nn\.Parameter or None expected\)"
+    ),
     fix="modules/replace-parameter-values",
     see_also=(_MODULE,),
 )
@@ -72,7 +74,10 @@ def replace_parameter_values():
     "modules/register-non-parameter",
     question="Why does register_parameter fail with \"cannot assign 'torch.FloatTensor' object to parameter\"?",
     expect="register_parameter turns a tensor into a parameter of the module.",
-    outcome=Raises(TypeError, r"cannot assign '.*' object to parameter '.*' \(torch\.nn\.Parameter or None required\)"),
+    outcome=Raises(
+        TypeError,
+        r"cannot assign '.*' object to parameter '.*' \(torch\.nn\.Parameter or None required\)",
+    ),
     fix="modules/parameters-and-buffers",
     see_also=(_MODULE,),
 )
@@ -118,7 +123,9 @@ def parameter_before_init():
     "modules/parameter-of-integer-dtype",
     question="Why does nn.Parameter fail with 'Only Tensors of floating point and complex dtype can require gradients'?",
     expect="nn.Parameter(torch.tensor([1, 2])) makes a trainable parameter initialised to 1 and 2.",
-    outcome=Raises(RuntimeError, r"Only Tensors of floating point and complex dtype can require gradients"),
+    outcome=Raises(
+        RuntimeError, r"Only Tensors of floating point and complex dtype can require gradients"
+    ),
     fix="modules/parameters-and-buffers",
     see_also=(_PARAMETER,),
 )

@@ -40,7 +40,12 @@ def empty_parameter_list():
 @case(
     "optimizers/module-list-registers",
     question="How do I keep a variable number of layers so that the optimizer sees their parameters?",
-    outcome=Returns({"parameters": ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"], "param groups": 1}),
+    outcome=Returns(
+        {
+            "parameters": ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"],
+            "param groups": 1,
+        }
+    ),
     see_also=("optimizers/empty-parameter-list",),
 )
 def module_list_registers():
@@ -66,7 +71,7 @@ def module_list_registers():
 
 @case(
     "optimizers/non-leaf-parameter",
-    question="Why does the optimizer fail with \"can't optimize a non-leaf Tensor\"?",
+    question='Why does the optimizer fail with "can\'t optimize a non-leaf Tensor"?',
     expect="A small random init, torch.randn(3, requires_grad=True) * 0.01, is a trainable weight.",
     outcome=Raises(ValueError, r"can't optimize a non-leaf Tensor"),
     fix="optimizers/scaled-init-as-leaf",
@@ -88,7 +93,9 @@ def non_leaf_parameter():
 @case(
     "optimizers/scaled-init-as-leaf",
     question="How do I scale, cast or move an initial weight and still train it?",
-    outcome=Returns({"w.is_leaf": True, "w.grad": torch.tensor([1.0, 1.0, 1.0]), "w moved by the step": True}),
+    outcome=Returns(
+        {"w.is_leaf": True, "w.grad": torch.tensor([1.0, 1.0, 1.0]), "w moved by the step": True}
+    ),
     see_also=("optimizers/non-leaf-parameter",),
 )
 def scaled_init_as_leaf():
@@ -118,7 +125,10 @@ def scaled_init_as_leaf():
     "optimizers/tensor-as-params",
     question="Why does torch.optim.SGD(w) fail with 'params argument given to the optimizer should be an iterable of Tensors or dicts'?",
     expect="A single tensor is a valid set of parameters.",
-    outcome=Raises(TypeError, r"params argument given to the optimizer should be an iterable of Tensors or dicts"),
+    outcome=Raises(
+        TypeError,
+        r"params argument given to the optimizer should be an iterable of Tensors or dicts",
+    ),
     fix="optimizers/scaled-init-as-leaf",
     see_also=(_OPTIM,),
 )
@@ -174,9 +184,7 @@ def disjoint_param_groups():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
     head = {id(p) for p in model[1].parameters()}
     body = [p for p in model.parameters() if id(p) not in head]
-    opt = torch.optim.SGD(
-        [{"params": body}, {"params": model[1].parameters(), "lr": 0.01}], lr=0.1
-    )
+    opt = torch.optim.SGD([{"params": body}, {"params": model[1].parameters(), "lr": 0.01}], lr=0.1)
     return {
         "group sizes": [len(g["params"]) for g in opt.param_groups],
         "learning rates": [g["lr"] for g in opt.param_groups],
@@ -188,7 +196,9 @@ def disjoint_param_groups():
     question="Why does the optimizer warn 'optimizer contains a parameter group with duplicate parameters'?",
     outcome=Returns(
         {"params kept": 2},
-        warns=(Warned(UserWarning, r"optimizer contains a parameter group with duplicate parameters"),),
+        warns=(
+            Warned(UserWarning, r"optimizer contains a parameter group with duplicate parameters"),
+        ),
     ),
     see_also=("optimizers/parameter-in-two-groups",),
 )

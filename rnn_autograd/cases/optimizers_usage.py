@@ -14,7 +14,12 @@ _SCHED = "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate
     question="Why does PyTorch warn 'Detected call of `lr_scheduler.step()` before `optimizer.step()`'?",
     outcome=Returns(
         {"lr used by the first step": 0.05},
-        warns=(Warned(UserWarning, r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`",
+            ),
+        ),
     ),
     see_also=("optimizers/scheduler-after-step", _SCHED),
 )
@@ -55,7 +60,10 @@ def scheduler_after_step():
     first = opt.param_groups[0]["lr"]
     opt.step()
     sched.step()
-    return {"lr used by the first step": first, "lr after the first epoch": opt.param_groups[0]["lr"]}
+    return {
+        "lr used by the first step": first,
+        "lr after the first epoch": opt.param_groups[0]["lr"],
+    }
 
 
 @case(
@@ -173,7 +181,9 @@ def load_state_dict_other_groups():
     """
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
     saved = torch.optim.SGD(model.parameters(), lr=0.1).state_dict()
-    opt = torch.optim.SGD([{"params": model[0].parameters()}, {"params": model[1].parameters()}], lr=0.1)
+    opt = torch.optim.SGD(
+        [{"params": model[0].parameters()}, {"params": model[1].parameters()}], lr=0.1
+    )
     opt.load_state_dict(saved)
 
 
@@ -204,7 +214,9 @@ def load_state_dict_same_layout():
     "optimizers/clip-non-finite-norm",
     question="Why does clip_grad_norm_ fail with 'The total norm of order 2.0 for gradients from `parameters` is non-finite'?",
     expect="Clipping rescales even an infinite gradient to the maximum norm.",
-    outcome=Raises(RuntimeError, r"The total norm of order .* for gradients from `parameters` is non-finite"),
+    outcome=Raises(
+        RuntimeError, r"The total norm of order .* for gradients from `parameters` is non-finite"
+    ),
     fix="optimizers/clip-finite-norm",
     see_also=("https://pytorch.org/docs/stable/generated/torch.nn.utils.clip_grad_norm_.html",),
 )

@@ -52,7 +52,7 @@ def float_leaf():
 
 @case(
     "requires-grad/retain-grad-on-constant",
-    question="Why does retain_grad() fail with \"can't retain_grad on Tensor that has requires_grad=False\"?",
+    question='Why does retain_grad() fail with "can\'t retain_grad on Tensor that has requires_grad=False"?',
     expect="retain_grad() makes the tensor keep whatever gradient it gets.",
     outcome=Raises(RuntimeError, r"can't retain_grad on Tensor that has requires_grad=False"),
     fix="leaves/retain-grad",
@@ -95,7 +95,10 @@ def assign_grad_of_other_shape():
     "requires-grad/assign-grad-of-other-dtype",
     question="Why does setting .grad fail with \"attempting to assign a gradient with dtype 'double' to a tensor with grad_dtype 'Float'\"?",
     expect="A double-precision gradient is just more precise.",
-    outcome=Raises(RuntimeError, r"attempting to assign a gradient with dtype .* to a tensor with (dtype|grad_dtype)"),
+    outcome=Raises(
+        RuntimeError,
+        r"attempting to assign a gradient with dtype .* to a tensor with (dtype|grad_dtype)",
+    ),
     fix="requires-grad/assign-grad-like-the-tensor",
     see_also=("requires-grad/assign-grad-of-other-shape",),
 )
@@ -114,7 +117,7 @@ def assign_grad_of_other_dtype():
 
 @case(
     "requires-grad/grad-is-itself",
-    question="Why does w.grad = w fail with \"can't assign Variable as its own grad\"?",
+    question='Why does w.grad = w fail with "can\'t assign Variable as its own grad"?',
     expect="Setting the gradient to the weights themselves is an odd but valid choice.",
     outcome=Raises(RuntimeError, r"can't assign Variable as its own grad"),
     fix="requires-grad/assign-grad-like-the-tensor",
@@ -134,7 +137,12 @@ def grad_is_itself():
 @case(
     "requires-grad/assign-grad-like-the-tensor",
     question="How do I set a parameter's .grad by hand (e.g. from averaged gradients)?",
-    outcome=Returns({"w.grad": torch.tensor([0.5, 0.5, 0.5]), "accumulates on backward": torch.tensor([2.5, 2.5, 2.5])}),
+    outcome=Returns(
+        {
+            "w.grad": torch.tensor([0.5, 0.5, 0.5]),
+            "accumulates on backward": torch.tensor([2.5, 2.5, 2.5]),
+        }
+    ),
     see_also=("requires-grad/assign-grad-of-other-shape",),
 )
 def assign_grad_like_the_tensor():
