@@ -2,7 +2,8 @@
 
 - ``outcome``: what a case declares (``Returns``, ``Raises``, ``ByTorch``, ``Close``, ...);
 - ``case``: ``@case`` and the registry; ``run``: ``isolated``, ``run_case`` and ``check``;
-- ``probe``: ``snapshot``, the graph pictures a case takes while it runs.
+- ``probe``: ``snapshot``, the graph pictures a case takes while it runs;
+- ``inventory``: the error inventory (a case library's ``inventory.json``) and its check.
 
 May import: torch and ``packaging`` only, nothing else of rnn_autograd. It knows nothing of where
 cases live (whoever runs them imports a library: ``rnn_autograd.cases``) nor of the tools built on
@@ -11,6 +12,7 @@ it (a runner that wants graph pictures passes ``inspect=rnn_autograd.diagnose.gr
 
 from .case import Case, CaseLookupError, all_cases, case, families, get_case, load_cases, register
 from .outcome import ByTorch, Close, Declaration, Raises, Returns, Satisfies, Warned, describe_value
+from .inventory import Entry, inventory_problems, load_inventory
 from .probe import snapshot
 from .run import Observation, Verdict, check, isolated, run_case
 
@@ -20,6 +22,7 @@ __all__ = [
     "CaseLookupError",
     "Close",
     "Declaration",
+    "Entry",
     "Observation",
     "Raises",
     "Returns",
@@ -32,8 +35,10 @@ __all__ = [
     "describe_value",
     "families",
     "get_case",
+    "inventory_problems",
     "isolated",
     "load_cases",
+    "load_inventory",
     "register",
     "run_case",
     "snapshot",
