@@ -11,8 +11,8 @@ it (a runner that wants graph pictures passes ``inspect=rnn_autograd.diagnose.gr
 """
 
 from .case import Case, CaseLookupError, all_cases, case, families, get_case, load_cases, register
-from .outcome import ByTorch, Close, Declaration, Raises, Returns, Satisfies, Warned, describe_value
 from .inventory import Entry, inventory_problems, load_inventory
+from .outcome import ByTorch, Close, Declaration, Raises, Returns, Satisfies, Warned, describe_value
 from .probe import snapshot
 from .run import Observation, Verdict, check, isolated, run_case
 
