@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx_copybutton",
     "case_directive",
+    "error_index",
     "reference_pages",
     "pipeline_figures",
     "bench_page",
@@ -56,6 +57,8 @@ html_theme = "furo"
 html_title = f"rnn-autograd {release}"
 html_static_path = ["_static"]
 html_css_files = ["cases.css"]
+# A pasted error message finds its page of the error index first (see the file).
+html_search_scorer = str(HERE / "_static" / "error_search_scorer.js")
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
