@@ -24,7 +24,9 @@ class SiteSearch:
         text = (built / "searchindex.js").read_text(encoding="utf-8")
         self.index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
         lang = (built / "_static" / "language_data.js").read_text(encoding="utf-8")
-        self.stopwords = set(json.loads(re.search(r"stopwords = new Set\((\[.*?\])\)", lang).group(1)))
+        self.stopwords = set(
+            json.loads(re.search(r"stopwords = new Set\((\[.*?\])\)", lang).group(1))
+        )
         self.stemmer = snowballstemmer.stemmer("english")
 
     def _files(self, table: dict, word: str) -> list[int]:
@@ -43,12 +45,26 @@ class SiteSearch:
             if q in title.lower().strip() and len(q) >= len(title) / 2:
                 for file, anchor in found:
                     boost = 1 if titles[file] == title else 0
-                    results.append((docnames[file], title, anchor or "", round(TITLE * len(q) / len(title)) + boost))
+                    results.append(
+                        (
+                            docnames[file],
+                            title,
+                            anchor or "",
+                            round(TITLE * len(q) / len(title)) + boost,
+                        )
+                    )
         for entry, found in idx.get("indexentries", {}).items():
             if q in entry and len(q) >= len(entry) / 2:
                 for file, anchor, is_main in found:
                     if is_main:
-                        results.append((docnames[file], titles[file], anchor or "", round(100 * len(q) / len(entry))))
+                        results.append(
+                            (
+                                docnames[file],
+                                titles[file],
+                                anchor or "",
+                                round(100 * len(q) / len(entry)),
+                            )
+                        )
         terms = set()
         for word in re.split(r"[^\w]+", query.strip()):
             if not word or word.lower() in self.stopwords or word.isdigit():
@@ -56,22 +72,38 @@ class SiteSearch:
             terms.add(self.stemmer.stemWord(word.lower()))
         file_words: dict[int, dict[str, int]] = {}
         for word in terms:
-            records = [(self._files(idx["terms"], word), TERM), (self._files(idx["titleterms"], word), TITLE)]
+            records = [
+                (self._files(idx["terms"], word), TERM),
+                (self._files(idx["titleterms"], word), TITLE),
+            ]
             if len(word) > 2:
                 if word not in idx["terms"]:
-                    records += [(self._files(idx["terms"], t), PARTIAL_TERM) for t in idx["terms"] if word in t]
+                    records += [
+                        (self._files(idx["terms"], t), PARTIAL_TERM)
+                        for t in idx["terms"]
+                        if word in t
+                    ]
                 if word not in idx["titleterms"]:
-                    records += [(self._files(idx["titleterms"], t), PARTIAL_TITLE) for t in idx["titleterms"] if word in t]
+                    records += [
+                        (self._files(idx["titleterms"], t), PARTIAL_TITLE)
+                        for t in idx["titleterms"]
+                        if word in t
+                    ]
             for files, score in records:
                 for f in files:
-                    file_words.setdefault(f, {})[word] = score  # the last record wins, as in the script
+                    file_words.setdefault(f, {})[word] = (
+                        score  # the last record wins, as in the script
+                    )
         needed = {len(terms), len([t for t in terms if len(t) > 2])}
         for f, words in file_words.items():
             if len(words) in needed:
                 results.append((docnames[f], titles[f], "", max(words.values())))
         # docs/_static/error_search_scorer.js: a pasted message (5+ words) prefers the error index.
         if len([w for w in re.split(r"[^\w]+", query) if w]) >= 5:
-            results = [(d, t, a, s + 20 if d.startswith("errors/messages/") else s) for d, t, a, s in results]
+            results = [
+                (d, t, a, s + 20 if d.startswith("errors/messages/") else s)
+                for d, t, a, s in results
+            ]
         # Highest score first; equal scores in alphabetical order of title; then deduplicated.
         results.sort(key=lambda r: (-r[3], r[1].lower()))
         seen, ordered = set(), []

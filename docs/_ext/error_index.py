@@ -99,7 +99,9 @@ def _older_wordings(case_id: str) -> list[str]:
     older = []
     for spec, declared in outcome.ranges.items():
         if declared is not current and isinstance(declared, Raises):
-            older.append(f"torch {spec}: {declared.exc_type.__name__} matching {declared.pattern!r}")
+            older.append(
+                f"torch {spec}: {declared.exc_type.__name__} matching {declared.pattern!r}"
+            )
     return older
 
 
@@ -162,8 +164,12 @@ class ErrorEntryDirective(SphinxDirective):
                     location=self.get_location(),
                 )
         if observed and observed[0][1]:
-            section += nodes.paragraph("", f"As torch {torch.__version__} words it (observed while this page was built):")
-            section += nodes.literal_block("", observed[0][1], language="none", classes=["error-observed"])
+            section += nodes.paragraph(
+                "", f"As torch {torch.__version__} words it (observed while this page was built):"
+            )
+            section += nodes.literal_block(
+                "", observed[0][1], language="none", classes=["error-observed"]
+            )
         older = [w for c in entry.cases for w in _older_wordings(c)]
         if older:
             section += nodes.paragraph("", "Older wordings, as the cases declare them:")
@@ -176,7 +182,12 @@ class ErrorEntryDirective(SphinxDirective):
             section += self._causes(entry, dict(observed), title)
         else:
             why = entry.none_because
-            section += nodes.paragraph("", "", nodes.strong("No case reproduces it here: ", "No case reproduces it here: "), nodes.Text(why))
+            section += nodes.paragraph(
+                "",
+                "",
+                nodes.strong("No case reproduces it here: ", "No case reproduces it here: "),
+                nodes.Text(why),
+            )
         return [section]
 
     def _causes(self, entry: Entry, observed: dict[str, str | None], title: str) -> nodes.Element:
@@ -192,7 +203,9 @@ class ErrorEntryDirective(SphinxDirective):
             item = nodes.list_item("", para)
             line = observed.get(case_id)
             if line and _first_line(line) != title:
-                item += nodes.literal_block("", _first_line(line), language="none", classes=["error-observed"])
+                item += nodes.literal_block(
+                    "", _first_line(line), language="none", classes=["error-observed"]
+                )
             fix_id = case.fix
             if fix_id:
                 fix = get_case(fix_id)
@@ -249,9 +262,7 @@ def write_pages(app: Sphinx) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for key in inventory():
-        (folder / f"{key}.md").write_text(
-            f"```{{error-entry}} {key}\n```\n", encoding="utf-8"
-        )
+        (folder / f"{key}.md").write_text(f"```{{error-entry}} {key}\n```\n", encoding="utf-8")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

@@ -16,7 +16,10 @@ _BACKWARD = "https://pytorch.org/docs/stable/generated/torch.autograd.backward.h
     "backward-api/real-seed-for-complex-output",
     question="Why does backward(gradient) fail with 'For complex Tensors, both grad_output and output are required to have the same dtype'?",
     expect="A real seed for a complex output is promoted to complex, as in arithmetic.",
-    outcome=Raises(RuntimeError, r"For complex Tensors, both grad_output and output are required to have the same dtype"),
+    outcome=Raises(
+        RuntimeError,
+        r"For complex Tensors, both grad_output and output are required to have the same dtype",
+    ),
     fix="backward-api/batched-grad-outputs",
     see_also=("backward-api/complex-loss",),
 )
@@ -36,7 +39,10 @@ def real_seed_for_complex_output():
     "backward-api/batched-grad-outputs-wrong-shape",
     question="Why does autograd.grad(..., is_grads_batched=True) fail with 'we interpret the first dimension of each grad_output as the batch dimension'?",
     expect="is_grads_batched=True with one seed computes one vector-Jacobian product.",
-    outcome=Raises(RuntimeError, r"If `is_grads_batched=True`, we interpret the first dimension of each grad_output as the batch dimension"),
+    outcome=Raises(
+        RuntimeError,
+        r"If `is_grads_batched=True`, we interpret the first dimension of each grad_output as the batch dimension",
+    ),
     fix="backward-api/batched-grad-outputs",
     see_also=(_GRAD,),
 )
@@ -73,7 +79,9 @@ def batched_grad_outputs():
     "backward-api/materialize-grads-with-allow-unused-false",
     question="Why does autograd.grad fail with 'Expected allow_unused to be True or not passed when materialize_grads=True'?",
     expect="materialize_grads=True fills zeros and allow_unused=False still guards against mistakes.",
-    outcome=Raises(ValueError, r"Expected allow_unused to be True or not passed when materialize_grads=True"),
+    outcome=Raises(
+        ValueError, r"Expected allow_unused to be True or not passed when materialize_grads=True"
+    ),
     fix="backward-api/allow-unused-gives-none",
     see_also=(_GRAD,),
 )
@@ -93,7 +101,9 @@ def materialize_grads_with_allow_unused_false():
     question="Why does torch.autograd.backward warn '`grad_variables` is deprecated. Use `grad_tensors` instead'?",
     outcome=Returns(
         {"x.grad": torch.tensor([2.0, 2.0])},
-        warns=(Warned(FutureWarning, r"`grad_variables` is deprecated\. Use `grad_tensors` instead"),),
+        warns=(
+            Warned(FutureWarning, r"`grad_variables` is deprecated\. Use `grad_tensors` instead"),
+        ),
     ),
     see_also=(_BACKWARD,),
 )

@@ -45,7 +45,9 @@ def keyword_arguments_reentrant():
     "checkpoint/debug-with-reentrant",
     question="Why does checkpoint fail with 'Passing `context_fn` or `debug` is only supported when use_reentrant=False'?",
     expect="debug=True works with either implementation.",
-    outcome=Raises(ValueError, r"Passing `context_fn` or `debug` is only supported when use_reentrant=False"),
+    outcome=Raises(
+        ValueError, r"Passing `context_fn` or `debug` is only supported when use_reentrant=False"
+    ),
     fix="checkpoint/keyword-arguments-non-reentrant",
     see_also=(_DOCS,),
 )
@@ -60,7 +62,9 @@ def debug_with_reentrant():
     "checkpoint/reentrant-output-not-requiring-grad",
     question="Why does backward fail with 'none of output has requires_grad=True, this checkpoint() is not necessary'?",
     expect="A checkpointed branch that returns a detached value is simply skipped in backward.",
-    outcome=Raises(RuntimeError, r"none of output has requires_grad=True, this checkpoint\(\) is not necessary"),
+    outcome=Raises(
+        RuntimeError, r"none of output has requires_grad=True, this checkpoint\(\) is not necessary"
+    ),
     fix="checkpoint/non-reentrant",
     see_also=("checkpoint/reentrant-needs-an-input-requiring-grad",),
 )
@@ -79,7 +83,10 @@ def reentrant_output_not_requiring_grad():
     "checkpoint/recompute-saves-more-tensors",
     question="Why does backward fail with 'torch.utils.checkpoint: trying to save more tensors during recomputation than during the original forward pass'?",
     expect="Extra tensors saved by the recomputation are ignored.",
-    outcome=Raises(CheckpointError, r"trying to save more tensors during recomputation than during the original forward pass"),
+    outcome=Raises(
+        CheckpointError,
+        r"trying to save more tensors during recomputation than during the original forward pass",
+    ),
     fix="checkpoint/non-reentrant",
     see_also=("checkpoint/recompute-saves-fewer-tensors",),
 )
@@ -108,7 +115,9 @@ def recompute_saves_more_tensors():
     "checkpoint/saved-tensors-read-twice",
     question="Why does a custom Function under checkpoint fail with 'Unpack is being triggered for a tensor that was already unpacked once'?",
     expect="ctx.saved_tensors can be read as often as I like.",
-    outcome=Raises(CheckpointError, r"Unpack is being triggered for a tensor that was already unpacked once"),
+    outcome=Raises(
+        CheckpointError, r"Unpack is being triggered for a tensor that was already unpacked once"
+    ),
     fix="checkpoint/non-reentrant",
     see_also=("custom-function/one-gradient-per-input",),
 )
@@ -139,7 +148,12 @@ def saved_tensors_read_twice():
     question="Why does checkpoint_sequential warn 'the use_reentrant parameter should be passed explicitly'?",
     outcome=Returns(
         {"first layer's weight.grad is set": True},
-        warns=(Warned(UserWarning, r"torch\.utils\.checkpoint\.checkpoint_sequential: the use_reentrant parameter should be passed explicitly"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"torch\.utils\.checkpoint\.checkpoint_sequential: the use_reentrant parameter should be passed explicitly",
+            ),
+        ),
     ),
     see_also=("checkpoint/use-reentrant-not-passed",),
 )
@@ -157,7 +171,10 @@ def sequential_use_reentrant_not_passed():
     "checkpoint/memory-budget-outside-compile",
     question="Why does region_activation_memory_budget fail with 'can only be used inside a torch.compile region'?",
     expect="The budget limits what eager autograd saves.",
-    outcome=Raises(RuntimeError, r"region_activation_memory_budget can only be used inside a torch\.compile region"),
+    outcome=Raises(
+        RuntimeError,
+        r"region_activation_memory_budget can only be used inside a torch\.compile region",
+    ),
     fix="checkpoint/non-reentrant",
     see_also=(_DOCS,),
 )

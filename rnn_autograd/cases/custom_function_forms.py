@@ -34,8 +34,18 @@ class _Double(torch.autograd.Function):
 @case(
     "custom-function/setup-context-style",
     question="How do I write a custom Function that works with backward, forward-mode AD and torch.func?",
-    outcome=Returns({"x.grad": torch.tensor([2.0, 2.0]), "jvp tangent": torch.tensor([2.0, 4.0]), "torch.func.grad": torch.tensor([2.0, 2.0])}),
-    see_also=("custom-function/no-forward", "functional/func-grad-of-old-style-function", _EXTENDING),
+    outcome=Returns(
+        {
+            "x.grad": torch.tensor([2.0, 2.0]),
+            "jvp tangent": torch.tensor([2.0, 4.0]),
+            "torch.func.grad": torch.tensor([2.0, 2.0]),
+        }
+    ),
+    see_also=(
+        "custom-function/no-forward",
+        "functional/func-grad-of-old-style-function",
+        _EXTENDING,
+    ),
 )
 def setup_context_style():
     """Write `forward` without `ctx`, save in `setup_context(ctx, inputs, output)`, and give
@@ -58,7 +68,10 @@ def setup_context_style():
     "custom-function/no-forward",
     question="Why does my autograd.Function fail with 'You must implement the forward function for custom autograd.Function'?",
     expect="A Function that only defines backward still runs its input through unchanged.",
-    outcome=Raises(NotImplementedError, r"You must implement the forward function for custom autograd\.Function"),
+    outcome=Raises(
+        NotImplementedError,
+        r"You must implement the forward function for custom autograd\.Function",
+    ),
     fix="custom-function/setup-context-style",
     see_also=(_EXTENDING,),
 )
@@ -79,7 +92,9 @@ def no_forward():
     "custom-function/backward-and-vjp",
     question="Why does my autograd.Function fail with \"Implementing both 'backward' and 'vjp' for a custom Function is not allowed\"?",
     expect="vjp is an alias; defining both is harmless.",
-    outcome=Raises(RuntimeError, r"Implementing both 'backward' and 'vjp' for a custom Function is not allowed"),
+    outcome=Raises(
+        RuntimeError, r"Implementing both 'backward' and 'vjp' for a custom Function is not allowed"
+    ),
     fix="custom-function/setup-context-style",
     see_also=(_EXTENDING,),
 )
@@ -108,7 +123,10 @@ def backward_and_vjp():
     "custom-function/no-jvp",
     question="Why does forward-mode AD through my Function fail with 'You must implement the jvp function for custom autograd.Function'?",
     expect="Forward mode is derived from the backward I wrote.",
-    outcome=Raises(NotImplementedError, r"You must implement the jvp function for custom autograd\.Function to use it with forward mode AD"),
+    outcome=Raises(
+        NotImplementedError,
+        r"You must implement the jvp function for custom autograd\.Function to use it with forward mode AD",
+    ),
     fix="custom-function/setup-context-style",
     see_also=("functional/forward-ad-jvp", _EXTENDING),
 )
@@ -135,7 +153,10 @@ def no_jvp():
     "custom-function/jvp-wrong-count",
     question="Why does my Function's jvp fail with \"Function's jvp returned an invalid number of forward gradients\"?",
     expect="jvp returns the tangent of the output I care about.",
-    outcome=Raises(RuntimeError, r"Function's jvp returned an invalid number of forward gradients \(expected \d+ but got \d+\)"),
+    outcome=Raises(
+        RuntimeError,
+        r"Function's jvp returned an invalid number of forward gradients \(expected \d+ but got \d+\)",
+    ),
     fix="custom-function/setup-context-style",
     see_also=(_EXTENDING,),
 )
@@ -195,7 +216,9 @@ def save_for_forward_a_number():
     "custom-function/input-returned-and-saved",
     question="Why does my Function fail with 'An input that has been returned as-is as output is being saved for backward'?",
     expect="Returning the input unchanged and saving it is the cheapest identity.",
-    outcome=Raises(RuntimeError, r"An input that has been returned as-is as output is being saved for backward"),
+    outcome=Raises(
+        RuntimeError, r"An input that has been returned as-is as output is being saved for backward"
+    ),
     fix="custom-function/return-a-clone",
     see_also=("custom-function/setup-context-style",),
 )
@@ -251,7 +274,10 @@ def backward_returns_a_number():
     "custom-function/complex-gradient-for-real-input",
     question="Why does my Function's backward fail with 'Expected isFloatingType(grad.scalar_type()) || (input_is_complex == grad_is_complex)'?",
     expect="A complex gradient for a real input keeps its real part.",
-    outcome=Raises(RuntimeError, r"Expected isFloatingType\(grad\.scalar_type\(\)\) \|\| \(input_is_complex == grad_is_complex\)"),
+    outcome=Raises(
+        RuntimeError,
+        r"Expected isFloatingType\(grad\.scalar_type\(\)\) \|\| \(input_is_complex == grad_is_complex\)",
+    ),
     fix="custom-function/one-gradient-per-input",
     see_also=("backward-api/complex-loss-made-real",),
 )

@@ -34,7 +34,9 @@ def forward_ad_jvp():
     "functional/make-dual-outside-a-level",
     question="Why does make_dual fail with 'Trying to create a dual Tensor for forward AD but no level exists'?",
     expect="make_dual works anywhere, like requires_grad_.",
-    outcome=Raises(RuntimeError, r"Trying to create a dual Tensor for forward AD but no level exists"),
+    outcome=Raises(
+        RuntimeError, r"Trying to create a dual Tensor for forward AD but no level exists"
+    ),
     fix="functional/forward-ad-jvp",
     see_also=(_FWAD,),
 )
@@ -49,7 +51,10 @@ def make_dual_outside_a_level():
     "functional/tangent-of-other-shape",
     question="Why does make_dual fail with 'Trying to set a forward gradient that has a different size than that of the original Tensor'?",
     expect="A tangent broadcasts to the primal's shape.",
-    outcome=Raises(RuntimeError, r"Trying to set a forward gradient that has a different size than that of the original Tensor"),
+    outcome=Raises(
+        RuntimeError,
+        r"Trying to set a forward gradient that has a different size than that of the original Tensor",
+    ),
     fix="functional/forward-ad-jvp",
     see_also=("backward-api/gradient-shape-mismatch",),
 )

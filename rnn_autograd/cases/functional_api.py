@@ -41,7 +41,10 @@ def jacobian_and_vjp():
     "functional/vjp-without-seed",
     question="Why does functional.vjp fail with 'The vector v can only be None if the user-provided function returns a single Tensor with a single element'?",
     expect="vjp without v gives the gradient, like backward() does.",
-    outcome=Raises(RuntimeError, r"The vector v can only be None if the user-provided function returns a single Tensor with a single element"),
+    outcome=Raises(
+        RuntimeError,
+        r"The vector v can only be None if the user-provided function returns a single Tensor with a single element",
+    ),
     fix="functional/jacobian-and-vjp",
     see_also=("backward-api/non-scalar-backward",),
 )
@@ -71,7 +74,10 @@ def vjp_seed_wrong_shape():
     "functional/hessian-of-vector",
     question="Why does functional.hessian fail with 'The Tensor returned by the function given to hessian should contain a single element'?",
     expect="hessian of a vector function gives one Hessian per output.",
-    outcome=Raises(RuntimeError, r"The Tensor returned by the function given to hessian should contain a single element"),
+    outcome=Raises(
+        RuntimeError,
+        r"The Tensor returned by the function given to hessian should contain a single element",
+    ),
     fix="functional/jacobian-and-vjp",
     see_also=(_FUNCTIONAL,),
 )
@@ -86,7 +92,10 @@ def hessian_of_vector():
     "functional/jacobian-of-a-list",
     question="Why does functional.jacobian fail with 'The outputs of the user-provided function given to jacobian must be either a Tensor or a tuple of Tensors'?",
     expect="Any sequence of tensors is a valid output.",
-    outcome=Raises(TypeError, r"The outputs of the user-provided function given to jacobian must be either a Tensor or a tuple of Tensors"),
+    outcome=Raises(
+        TypeError,
+        r"The outputs of the user-provided function given to jacobian must be either a Tensor or a tuple of Tensors",
+    ),
     fix="functional/jacobian-and-vjp",
     see_also=(_FUNCTIONAL,),
 )
@@ -101,7 +110,9 @@ def jacobian_of_a_list():
     "functional/strict-jacobian-of-constant",
     question="Why does jacobian(..., strict=True) fail with 'Output 0 of the user-provided function does not require gradients'?",
     expect="strict=True only checks the shapes.",
-    outcome=Raises(RuntimeError, r"Output 0 of the user-provided function does not require gradients"),
+    outcome=Raises(
+        RuntimeError, r"Output 0 of the user-provided function does not require gradients"
+    ),
     fix="functional/jacobian-and-vjp",
     see_also=(_FUNCTIONAL,),
 )
@@ -117,7 +128,10 @@ def strict_jacobian_of_constant():
     "functional/strict-jacobian-independent-input",
     question="Why does jacobian(..., strict=True) fail with 'Output 0 of the user-provided function is independent of input 0'?",
     expect="An input the output ignores gets a zero block in the Jacobian.",
-    outcome=Raises(RuntimeError, r"Output 0 of the user-provided function is independent of input 0\. This is not allowed in strict mode"),
+    outcome=Raises(
+        RuntimeError,
+        r"Output 0 of the user-provided function is independent of input 0\. This is not allowed in strict mode",
+    ),
     fix="functional/jacobian-and-vjp",
     see_also=("backward-api/grad-of-unused-input",),
 )
@@ -125,7 +139,9 @@ def strict_jacobian_independent_input():
     """In strict mode an input with no path to an output is an error rather than a zero block
     (the functional counterpart of `allow_unused=False`).
     """
-    torch.autograd.functional.jacobian(lambda x, y: y * 2, (torch.ones(3), torch.ones(3)), strict=True)
+    torch.autograd.functional.jacobian(
+        lambda x, y: y * 2, (torch.ones(3), torch.ones(3)), strict=True
+    )
 
 
 class _Wrong(torch.autograd.Function):
@@ -153,7 +169,9 @@ def gradcheck_finds_wrong_backward():
     differences of the forward (numerical); a backward returning `3·g` for `2x` disagrees in
     every entry.
     """
-    torch.autograd.gradcheck(_Wrong.apply, (torch.ones(3, dtype=torch.float64, requires_grad=True),))
+    torch.autograd.gradcheck(
+        _Wrong.apply, (torch.ones(3, dtype=torch.float64, requires_grad=True),)
+    )
 
 
 @case(
@@ -175,7 +193,12 @@ def gradcheck_passes():
     question="Why does gradcheck warn 'Input #0 requires gradient and is not a double precision floating point'?",
     outcome=Returns(
         {"gradcheck": False},
-        warns=(Warned(UserWarning, r"Input #0 requires gradient and is not a double precision floating point or complex"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"Input #0 requires gradient and is not a double precision floating point or complex",
+            ),
+        ),
     ),
     see_also=("functional/gradcheck-passes",),
 )

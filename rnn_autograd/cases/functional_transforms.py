@@ -13,7 +13,12 @@ _UX = "https://pytorch.org/docs/stable/func.ux_limitations.html"
 @case(
     "functional/per-sample-gradients",
     question="How do I compute per-sample gradients with torch.func?",
-    outcome=Returns({"per-sample grads": torch.tensor([[1.0, 2.0], [3.0, 4.0]]), "mean equals the batch gradient": True}),
+    outcome=Returns(
+        {
+            "per-sample grads": torch.tensor([[1.0, 2.0], [3.0, 4.0]]),
+            "mean equals the batch gradient": True,
+        }
+    ),
     see_also=("functional/backward-inside-vmap", _FUNC),
 )
 def per_sample_gradients():
@@ -26,7 +31,9 @@ def per_sample_gradients():
     """
     w = torch.zeros(2)
     batch = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    per_sample = torch.vmap(torch.func.grad(lambda w, x: (w * x).sum()), in_dims=(None, 0))(w, batch)
+    per_sample = torch.vmap(torch.func.grad(lambda w, x: (w * x).sum()), in_dims=(None, 0))(
+        w, batch
+    )
     w_ = w.clone().requires_grad_()
     (w_ * batch).sum(dim=1).mean().backward()
     return {
@@ -39,7 +46,9 @@ def per_sample_gradients():
     "functional/func-grad-of-vector",
     question="Why does torch.func.grad fail with 'Expected f(*args) to return a scalar Tensor, got tensor with 1 dims'?",
     expect="grad of a vector-valued function gives its Jacobian.",
-    outcome=Raises(RuntimeError, r"Expected f\(\*args\) to return a scalar Tensor, got tensor with \d+ dims"),
+    outcome=Raises(
+        RuntimeError, r"Expected f\(\*args\) to return a scalar Tensor, got tensor with \d+ dims"
+    ),
     fix="functional/per-sample-gradients",
     see_also=(_FUNC,),
 )
@@ -112,7 +121,10 @@ def requires_grad_inside_func_grad():
     "functional/retain-grad-inside-func-grad",
     question="Why does retain_grad() inside torch.func.grad fail with 'You are attempting to call Tensor.retain_grad() inside of a function being transformed'?",
     expect="retain_grad keeps an intermediate's gradient, as in ordinary autograd.",
-    outcome=Raises(RuntimeError, r"You are attempting to call Tensor\.retain_grad\(\) inside of a function being transformed"),
+    outcome=Raises(
+        RuntimeError,
+        r"You are attempting to call Tensor\.retain_grad\(\) inside of a function being transformed",
+    ),
     fix="functional/per-sample-gradients",
     see_also=(_UX,),
 )
@@ -134,7 +146,9 @@ def retain_grad_inside_func_grad():
     "functional/data-assignment-inside-func-grad",
     question="Why does x.data = ... inside torch.func.grad fail with 'mutating directly with `.data` inside functorch transform is not allowed'?",
     expect=".data assignment is invisible to autograd, so the transform ignores it.",
-    outcome=Raises(RuntimeError, r"mutating directly with `\.data` inside functorch transform is not allowed"),
+    outcome=Raises(
+        RuntimeError, r"mutating directly with `\.data` inside functorch transform is not allowed"
+    ),
     fix="functional/per-sample-gradients",
     see_also=("detach/data-inplace-silently-wrong-grad",),
 )
@@ -155,7 +169,10 @@ def data_assignment_inside_func_grad():
     "functional/in-place-on-captured-tensor",
     question="Why does torch.func.grad fail with 'the function provided attempted to call in-place operation ... that would mutate a captured Tensor'?",
     expect="A running total updated inside the loss function just accumulates.",
-    outcome=Raises(RuntimeError, r"During a grad \(vjp, jvp, grad, etc\) transform, the function provided attempted to call in-place operation"),
+    outcome=Raises(
+        RuntimeError,
+        r"During a grad \(vjp, jvp, grad, etc\) transform, the function provided attempted to call in-place operation",
+    ),
     fix="functional/per-sample-gradients",
     see_also=(_UX,),
 )
@@ -178,7 +195,9 @@ def in_place_on_captured_tensor():
     "functional/func-grad-of-old-style-function",
     question="Why does torch.func.grad over my custom Function fail with 'In order to use an autograd.Function with functorch transforms ... it must override the setup_context staticmethod'?",
     expect="Custom Functions work under torch.func like under backward.",
-    outcome=Raises(RuntimeError, r"In order to use an autograd\.Function with functorch transforms"),
+    outcome=Raises(
+        RuntimeError, r"In order to use an autograd\.Function with functorch transforms"
+    ),
     fix="custom-function/setup-context-style",
     see_also=(_FUNC,),
 )
@@ -204,7 +223,10 @@ def func_grad_of_old_style_function():
     "functional/vmap-of-function-without-rule",
     question="Why does vmap over my custom Function fail with 'does not have vmap support. Please override and implement the vmap staticmethod'?",
     expect="vmap runs the Function once per sample automatically.",
-    outcome=Raises(RuntimeError, r"does not have vmap support\. Please override and implement the vmap staticmethod"),
+    outcome=Raises(
+        RuntimeError,
+        r"does not have vmap support\. Please override and implement the vmap staticmethod",
+    ),
     fix="functional/vmap-with-generated-rule",
     see_also=(_FUNC,),
 )

@@ -13,9 +13,12 @@ _GRAPH = "https://pytorch.org/docs/stable/autograd.html#autograd-graph"
 
 @case(
     "hooks/node-hook-wrong-count",
-    question="Why does a grad_fn hook fail with \"has returned an incorrect number of values (got 1, but expected 2)\"?",
+    question='Why does a grad_fn hook fail with "has returned an incorrect number of values (got 1, but expected 2)"?',
     expect="Returning the gradient of the input I care about is enough.",
-    outcome=Raises(RuntimeError, r"hook '.*' has returned an incorrect number of values \(got \d+, but expected \d+\)"),
+    outcome=Raises(
+        RuntimeError,
+        r"hook '.*' has returned an incorrect number of values \(got \d+, but expected \d+\)",
+    ),
     fix="hooks/multi-grad-hook",
     see_also=("hooks/node-hook-invents-gradient", _GRAPH),
 )
@@ -58,7 +61,10 @@ def node_hook_returns_tensor():
     "hooks/gradient-edge-of-constant",
     question="Why does get_gradient_edge fail with 'It is not possible to get the gradient edge for a Tensor that does not require gradients'?",
     expect="Every tensor has a place in the graph.",
-    outcome=Raises(RuntimeError, r"It is not possible to get the gradient edge for a Tensor that does not require gradients"),
+    outcome=Raises(
+        RuntimeError,
+        r"It is not possible to get the gradient edge for a Tensor that does not require gradients",
+    ),
     fix="hooks/multi-grad-hook",
     see_also=(_GRAPH,),
 )

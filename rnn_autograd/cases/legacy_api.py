@@ -14,7 +14,9 @@ _MIGRATION = "https://pytorch.org/blog/pytorch-0_4_0-migration-guide/"
     question="Why does reading tensor.volatile warn 'volatile was removed (Variable.volatile is always False)'?",
     outcome=Returns(
         {"volatile": False, "what tells grad mode": False},
-        warns=(Warned(UserWarning, r"volatile was removed \(Variable\.volatile is always False\)"),),
+        warns=(
+            Warned(UserWarning, r"volatile was removed \(Variable\.volatile is always False\)"),
+        ),
     ),
     see_also=("legacy-api/modern-spellings", _MIGRATION),
 )
@@ -35,7 +37,12 @@ def volatile_attribute():
     question="Why does Variable(x, volatile=True) warn 'volatile was removed and now has no effect'?",
     outcome=Returns(
         {"records a graph anyway": True},
-        warns=(Warned(UserWarning, r"volatile was removed and now has no effect\. Use `with torch\.no_grad\(\):` instead"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"volatile was removed and now has no effect\. Use `with torch\.no_grad\(\):` instead",
+            ),
+        ),
     ),
     see_also=("legacy-api/modern-spellings", _MIGRATION),
 )
@@ -55,7 +62,7 @@ def volatile_argument():
 
 @case(
     "legacy-api/volatile-and-requires-grad",
-    question="Why does Variable(x, requires_grad=True, volatile=True) fail with \"Variable can't be volatile and require_grad at the same time!\"?",
+    question='Why does Variable(x, requires_grad=True, volatile=True) fail with "Variable can\'t be volatile and require_grad at the same time!"?',
     expect="volatile is ignored now, so the tensor simply requires grad.",
     outcome=Raises(
         ValueError,
@@ -79,7 +86,10 @@ def volatile_and_requires_grad():
     "legacy-api/autograd-variable-function",
     question="Why does torch.autograd.variable(x) fail with 'torch.autograd.variable(...) is deprecated, use torch.tensor(...) instead'?",
     expect="torch.autograd.variable wraps data for autograd, like Variable did.",
-    outcome=Raises(RuntimeError, r"torch\.autograd\.variable\(\.\.\.\) is deprecated, use torch\.tensor\(\.\.\.\) instead"),
+    outcome=Raises(
+        RuntimeError,
+        r"torch\.autograd\.variable\(\.\.\.\) is deprecated, use torch\.tensor\(\.\.\.\) instead",
+    ),
     fix="legacy-api/modern-spellings",
     see_also=(_MIGRATION,),
 )
@@ -141,7 +151,9 @@ def new_tensor_of_a_tensor():
     question="Why does ctx.saved_variables warn \"'saved_variables' is deprecated; use 'saved_tensors'\"?",
     outcome=Returns(
         {"x.grad": torch.tensor([2.0, 4.0])},
-        warns=(Warned(DeprecationWarning, r"'saved_variables' is deprecated; use 'saved_tensors'"),),
+        warns=(
+            Warned(DeprecationWarning, r"'saved_variables' is deprecated; use 'saved_tensors'"),
+        ),
     ),
     see_also=("custom-function/one-gradient-per-input",),
 )

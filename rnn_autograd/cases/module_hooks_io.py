@@ -13,7 +13,10 @@ _MODULE = "https://pytorch.org/docs/stable/generated/torch.nn.Module.html"
     "modules/backward-pre-hook-wrong-count",
     question="Why does a backward pre-hook fail with 'Backward pre hook returned an invalid number of grad_output'?",
     expect="A pre-hook may return gradients for any subset of the outputs.",
-    outcome=Raises(RuntimeError, r"Backward pre hook returned an invalid number of grad_output, got \d+, but expected \d+"),
+    outcome=Raises(
+        RuntimeError,
+        r"Backward pre hook returned an invalid number of grad_output, got \d+, but expected \d+",
+    ),
     fix="modules/forward-pre-hook-with-kwargs",
     see_also=("modules/full-backward-hook-wrong-count",),
 )
@@ -34,7 +37,12 @@ def backward_pre_hook_wrong_count():
     outcome=Raises(
         RuntimeError,
         r"Backward hook for Modules where no input requires gradient should always return None",
-        warns=(Warned(UserWarning, r"Full backward hook is firing when gradients are computed with respect to module outputs"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"Full backward hook is firing when gradients are computed with respect to module outputs",
+            ),
+        ),
     ),
     fix="modules/full-backward-hook-out-of-place",
     see_also=("modules/full-backward-hook-without-input-grad",),
@@ -54,7 +62,12 @@ def backward_hook_replaces_missing_input_grad():
     question="Why does a full backward hook warn 'For backward hooks to be called, module output should be a Tensor or a tuple of Tensors'?",
     outcome=Returns(
         {"hook calls": 0, "x.grad is set": True},
-        warns=(Warned(UserWarning, r"For backward hooks to be called, module output should be a Tensor or a tuple of Tensors"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"For backward hooks to be called, module output should be a Tensor or a tuple of Tensors",
+            ),
+        ),
     ),
     see_also=(_MODULE,),
 )
@@ -83,7 +96,12 @@ def full_backward_hook_on_dict_output():
     question="Why does register_backward_hook warn 'Using non-full backward hooks on a Module that does not return a single Tensor or a tuple of Tensors is deprecated'?",
     outcome=Returns(
         {"x.grad is set": True},
-        warns=(Warned(FutureWarning, r"Using non-full backward hooks on a Module that does not return a single Tensor or a tuple of Tensors is deprecated"),),
+        warns=(
+            Warned(
+                FutureWarning,
+                r"Using non-full backward hooks on a Module that does not return a single Tensor or a tuple of Tensors is deprecated",
+            ),
+        ),
     ),
     see_also=("modules/legacy-backward-hook-warns",),
 )
@@ -110,7 +128,9 @@ def legacy_backward_hook_on_list_output():
     "modules/forward-pre-hook-kwargs-return",
     question="Why does a forward pre-hook fail with 'forward pre-hook must return None or a tuple of (new_args, new_kwargs)'?",
     expect="A pre-hook returns the new positional arguments, with or without with_kwargs.",
-    outcome=Raises(RuntimeError, r"forward pre-hook must return None or a tuple of \(new_args, new_kwargs\)"),
+    outcome=Raises(
+        RuntimeError, r"forward pre-hook must return None or a tuple of \(new_args, new_kwargs\)"
+    ),
     fix="modules/forward-pre-hook-with-kwargs",
     see_also=(_MODULE,),
 )
@@ -138,7 +158,9 @@ def forward_pre_hook_with_kwargs():
     layer = torch.nn.Linear(3, 3)
     x = torch.randn(2, 3)
     expected = layer(2 * x)
-    layer.register_forward_pre_hook(lambda m, args, kwargs: ((args[0] * 2,), kwargs), with_kwargs=True)
+    layer.register_forward_pre_hook(
+        lambda m, args, kwargs: ((args[0] * 2,), kwargs), with_kwargs=True
+    )
     return {"output equals layer(2x)": torch.allclose(layer(x), expected)}
 
 
@@ -162,9 +184,12 @@ def module_to_integer_dtype():
 
 @case(
     "modules/non-leaf-parameter-registered",
-    question="Why does register_parameter fail with \"Cannot assign non-leaf Tensor to parameter\"?",
+    question='Why does register_parameter fail with "Cannot assign non-leaf Tensor to parameter"?',
     expect="Any Parameter object can be registered, however it was computed.",
-    outcome=Raises(ValueError, r"Cannot assign non-leaf Tensor to parameter '.*'\. Model parameters must be created explicitly"),
+    outcome=Raises(
+        ValueError,
+        r"Cannot assign non-leaf Tensor to parameter '.*'\. Model parameters must be created explicitly",
+    ),
     fix="modules/parameters-and-buffers",
     see_also=("modules/register-non-parameter", "optimizers/non-leaf-parameter"),
 )

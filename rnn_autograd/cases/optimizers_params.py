@@ -47,9 +47,11 @@ def module_as_a_parameter():
 
 @case(
     "optimizers/required-hyperparameter-missing",
-    question="Why does my optimizer fail with \"parameter group didn't specify a value of required optimization parameter lr\"?",
+    question='Why does my optimizer fail with "parameter group didn\'t specify a value of required optimization parameter lr"?',
     expect="A hyperparameter without a value falls back to something sensible.",
-    outcome=Raises(ValueError, r"parameter group didn't specify a value of required optimization parameter"),
+    outcome=Raises(
+        ValueError, r"parameter group didn't specify a value of required optimization parameter"
+    ),
     fix="optimizers/disjoint-param-groups",
     see_also=("https://pytorch.org/docs/stable/optim.html#base-class",),
 )
@@ -72,7 +74,10 @@ def required_hyperparameter_missing():
     "optimizers/load-state-dict-other-group-size",
     question="Why does load_state_dict fail with \"loaded state dict contains a parameter group that doesn't match the size of optimizer's group\"?",
     expect="New parameters start from a fresh state, the old ones resume.",
-    outcome=Raises(ValueError, r"loaded state dict contains a parameter group that doesn't match the size of optimizer's group"),
+    outcome=Raises(
+        ValueError,
+        r"loaded state dict contains a parameter group that doesn't match the size of optimizer's group",
+    ),
     fix="optimizers/load-state-dict-same-layout",
     see_also=("optimizers/load-state-dict-other-groups",),
 )
@@ -108,7 +113,7 @@ def sparse_adam_on_dense_gradients():
 
 @case(
     "optimizers/lbfgs-with-groups",
-    question="Why does LBFGS fail with \"LBFGS doesn't support per-parameter options (parameter groups)\"?",
+    question='Why does LBFGS fail with "LBFGS doesn\'t support per-parameter options (parameter groups)"?',
     expect="LBFGS takes parameter groups like every other optimizer.",
     outcome=Raises(ValueError, r"LBFGS doesn't support per-parameter options \(parameter groups\)"),
     fix="optimizers/lbfgs-with-closure",

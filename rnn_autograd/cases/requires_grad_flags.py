@@ -30,7 +30,9 @@ def flag_not_a_bool():
     "requires-grad/set-grad-enabled-not-a-bool",
     question="Why does torch.set_grad_enabled(1) fail with \"argument 'enabled' (position 1) must be bool, not int\"?",
     expect="set_grad_enabled accepts any truthy value, like an if statement.",
-    outcome=Raises(TypeError, r"set_grad_enabled\(\): argument 'enabled' \(position 1\) must be bool"),
+    outcome=Raises(
+        TypeError, r"set_grad_enabled\(\): argument 'enabled' \(position 1\) must be bool"
+    ),
     fix="requires-grad/float-leaf",
     see_also=("https://pytorch.org/docs/stable/generated/torch.set_grad_enabled.html",),
 )
@@ -49,7 +51,9 @@ def set_grad_enabled_not_a_bool():
     "requires-grad/assign-grad-a-number",
     question="Why does p.grad = 0 fail with 'assigned grad expected to be a Tensor or None but got grad of type int'?",
     expect="Setting .grad to 0 zeroes the gradient.",
-    outcome=Raises(TypeError, r"assigned grad expected to be a Tensor or None but got grad of type"),
+    outcome=Raises(
+        TypeError, r"assigned grad expected to be a Tensor or None but got grad of type"
+    ),
     fix="requires-grad/assign-grad-like-the-tensor",
     see_also=("leaves/grad-zero-after-zero-grad",),
 )
@@ -71,7 +75,12 @@ def assign_grad_a_number():
     outcome=Raises(
         RuntimeError,
         r"grad_dtype can only be (set|accessed) on leaf tensors",
-        warns=(Warned(UserWarning, r"\.grad attribute of a Tensor that is not a leaf Tensor is being accessed"),),
+        warns=(
+            Warned(
+                UserWarning,
+                r"\.grad attribute of a Tensor that is not a leaf Tensor is being accessed",
+            ),
+        ),
     ),
     fix="requires-grad/assign-grad-like-the-tensor",
     see_also=("requires-grad/assign-grad-of-other-dtype",),
@@ -93,7 +102,10 @@ def grad_dtype_on_non_leaf():
     "requires-grad/data-set-to-integers",
     question="Why does p.data = int_tensor fail with 'data set to a tensor that requires gradients must be floating point or complex dtype'?",
     expect=".data swaps the values of a parameter for anything of the right shape.",
-    outcome=Raises(RuntimeError, r"data set to a tensor that requires gradients must be floating point or complex dtype"),
+    outcome=Raises(
+        RuntimeError,
+        r"data set to a tensor that requires gradients must be floating point or complex dtype",
+    ),
     fix="modules/replace-parameter-values",
     see_also=("requires-grad/integer-tensor",),
 )
@@ -111,7 +123,7 @@ def data_set_to_integers():
 
 @case(
     "requires-grad/apply-on-requires-grad",
-    question="Why does tensor.apply_(fn) fail with \"Can't call apply_() on Variable that requires grad\"?",
+    question='Why does tensor.apply_(fn) fail with "Can\'t call apply_() on Variable that requires grad"?',
     expect="apply_ maps a Python function over the elements, like numpy.vectorize.",
     outcome=Raises(RuntimeError, r"Can't call apply_\(\) on Variable that requires grad"),
     fix="requires-grad/python-function-on-detached",
@@ -131,7 +143,7 @@ def apply_on_requires_grad():
 
 @case(
     "requires-grad/map-on-requires-grad",
-    question="Why does tensor.map_(other, fn) fail with \"Can't call map_() on Variable that requires grad\"?",
+    question='Why does tensor.map_(other, fn) fail with "Can\'t call map_() on Variable that requires grad"?',
     expect="map_ combines two tensors element by element with a Python function.",
     outcome=Raises(RuntimeError, r"Can't call map_\(\) on Variable that requires grad"),
     fix="requires-grad/python-function-on-detached",
@@ -148,7 +160,13 @@ def map_on_requires_grad():
 @case(
     "requires-grad/python-function-on-detached",
     question="How do I apply a Python function to the values of a tensor that requires grad?",
-    outcome=Returns({"values": torch.tensor([2.0, 2.0, 2.0]), "w unchanged": True, "torch-op version differentiable": True}),
+    outcome=Returns(
+        {
+            "values": torch.tensor([2.0, 2.0, 2.0]),
+            "w unchanged": True,
+            "torch-op version differentiable": True,
+        }
+    ),
     see_also=("requires-grad/apply-on-requires-grad",),
 )
 def python_function_on_detached():

@@ -12,7 +12,9 @@ _HOOKS = "https://pytorch.org/tutorials/intermediate/autograd_saved_tensors_hook
 @case(
     "saved-tensor-hooks/pack-and-unpack",
     question="How do saved-tensor hooks change what backward keeps between forward and backward?",
-    outcome=Returns({"packed": 1, "unpacked": 1, "x.grad equals cos(x)": True, "save_on_cpu works": True}),
+    outcome=Returns(
+        {"packed": 1, "unpacked": 1, "x.grad equals cos(x)": True, "save_on_cpu works": True}
+    ),
     see_also=("graph/retained-graph-keeps-tensors-alive", _HOOKS),
 )
 def pack_and_unpack():
@@ -53,7 +55,10 @@ def pack_and_unpack():
     "saved-tensor-hooks/unpack-returns-non-tensor",
     question="Why does backward fail with 'Output of saved tensor unpack_hook expected to be a Tensor but got result of type list'?",
     expect="unpack may return the packed form; autograd converts it back.",
-    outcome=Raises(TypeError, r"Output of saved tensor unpack_hook expected to be a Tensor but got result of type"),
+    outcome=Raises(
+        TypeError,
+        r"Output of saved tensor unpack_hook expected to be a Tensor but got result of type",
+    ),
     fix="saved-tensor-hooks/pack-and-unpack",
     see_also=(_HOOKS,),
 )
@@ -95,7 +100,9 @@ def pack_modifies_input():
     "saved-tensor-hooks/register-after-free",
     question="Why does register_hooks fail with 'Calling register_hooks on a saved tensor after it has been freed'?",
     expect="Hooks can be added to a node's saved tensors at any time.",
-    outcome=Raises(RuntimeError, r"Calling register_hooks on a saved tensor after it has been freed"),
+    outcome=Raises(
+        RuntimeError, r"Calling register_hooks on a saved tensor after it has been freed"
+    ),
     fix="saved-tensor-hooks/pack-and-unpack",
     see_also=("graph/saved-tensor-after-backward",),
 )
@@ -114,7 +121,9 @@ def register_after_free():
     "saved-tensor-hooks/register-twice",
     question="Why does register_hooks fail with 'Calling register_hooks on a saved tensor whose hooks have already been set'?",
     expect="Registering a second pair chains it after the first.",
-    outcome=Raises(RuntimeError, r"Calling register_hooks on a saved tensor whose hooks have already been set"),
+    outcome=Raises(
+        RuntimeError, r"Calling register_hooks on a saved tensor whose hooks have already been set"
+    ),
     fix="saved-tensor-hooks/pack-and-unpack",
     see_also=(_HOOKS,),
 )
@@ -141,7 +150,9 @@ def hooks_disabled():
     `disable_saved_tensors_hooks(message)`; entering any saved-tensor hooks inside raises with
     *that caller's message*, so the text varies — the fragment here is the case's own.
     """
-    with torch.autograd.graph.disable_saved_tensors_hooks("this feature does not support saved tensor hooks"):
+    with torch.autograd.graph.disable_saved_tensors_hooks(
+        "this feature does not support saved tensor hooks"
+    ):
         with torch.autograd.graph.save_on_cpu():
             pass
 
@@ -184,7 +195,10 @@ def allow_mutation():
         z = y.sin()  # saves y
         y.add_(1)  # in place on a saved tensor: cloned first, inside this context
         z.sum().backward()
-    return {"x.grad equals cos(x)": torch.allclose(x.grad, x.detach().cos()), "y changed": torch.allclose(y.detach(), x.detach() + 1)}
+    return {
+        "x.grad equals cos(x)": torch.allclose(x.grad, x.detach().cos()),
+        "y changed": torch.allclose(y.detach(), x.detach() + 1),
+    }
 
 
 @case(
