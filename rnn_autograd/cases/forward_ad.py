@@ -113,6 +113,5 @@ def nested_dual_levels():
 
     The inner `dual_level()` is refused when entered; the outer one is exited normally.
     """
-    with dual_level():  # forward_ad.dual_level(); see cases/_forward_ad.py
-        with fwad.dual_level():
-            pass
+    with dual_level(), fwad.dual_level():  # the second level is refused on entry
+        pass

@@ -150,11 +150,13 @@ def hooks_disabled():
     `disable_saved_tensors_hooks(message)`; entering any saved-tensor hooks inside raises with
     *that caller's message*, so the text varies — the fragment here is the case's own.
     """
-    with torch.autograd.graph.disable_saved_tensors_hooks(
-        "this feature does not support saved tensor hooks"
+    with (
+        torch.autograd.graph.disable_saved_tensors_hooks(
+            "this feature does not support saved tensor hooks"
+        ),
+        torch.autograd.graph.save_on_cpu(),
     ):
-        with torch.autograd.graph.save_on_cpu():
-            pass
+        pass
 
 
 @case(
@@ -170,9 +172,11 @@ def nested_allow_mutation():
     place, in one context object; a nested context would need to know which copies belong to
     whom, so nesting is refused.
     """
-    with torch.autograd.graph.allow_mutation_on_saved_tensors():
-        with torch.autograd.graph.allow_mutation_on_saved_tensors():
-            pass
+    with (
+        torch.autograd.graph.allow_mutation_on_saved_tensors(),
+        torch.autograd.graph.allow_mutation_on_saved_tensors(),  # refused on entry
+    ):
+        pass
 
 
 @case(
