@@ -127,3 +127,22 @@ def test_the_search_finds_the_pages_about_detach(site, browser):
     )
     hrefs = [r.find_element("tag name", "a").get_attribute("href") for r in results]
     assert any("cases/detach.html" in h for h in hrefs), hrefs
+
+
+@pytest.mark.parametrize("entry", ["backward-through-freed-graph", "saved-tensor-modified-in-place"])
+def test_pasting_an_error_message_finds_its_error_index_page_first(site, browser, entry):
+    """The real search script, with the site's scorer: the message as the page shows it."""
+    import json
+    import urllib.parse
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    text = (BUILT / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    query = index["titles"][index["docnames"].index(f"errors/messages/{entry}")]
+    _open(browser, f"{site}/search.html?q={urllib.parse.quote(query)}")
+    results = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements("css selector", "#search-results ul.search li")
+    )
+    first = results[0].find_element("tag name", "a").get_attribute("href")
+    assert f"errors/messages/{entry}.html" in first, first
