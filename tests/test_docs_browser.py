@@ -129,7 +129,9 @@ def test_the_search_finds_the_pages_about_detach(site, browser):
     assert any("cases/detach.html" in h for h in hrefs), hrefs
 
 
-@pytest.mark.parametrize("entry", ["backward-through-freed-graph", "saved-tensor-modified-in-place"])
+@pytest.mark.parametrize(
+    "entry", ["backward-through-freed-graph", "saved-tensor-modified-in-place"]
+)
 def test_pasting_an_error_message_finds_its_error_index_page_first(site, browser, entry):
     """The real search script, with the site's scorer: the message as the page shows it."""
     import json

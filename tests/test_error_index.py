@@ -8,6 +8,7 @@ Needs the built site (``make docs``; skips without it). The ranking is computed 
 from __future__ import annotations
 
 import sys
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ def test_the_page_shows_each_cause_with_a_link_to_its_case_and_its_fix(search):
         case = get_case(case_id)
         anchor = case_id.replace("/", "-")
         assert f"#{anchor}" in html, case_id
+        assert html_escape(pattern, quote=False) in html, pattern
         assert case.fix is None or f"#{case.fix.replace('/', '-')}" in html, case.fix
 
 
