@@ -74,6 +74,7 @@ def observed_line(app: Sphinx, entry: Entry, case_id: str) -> str | None:
 
 def _inline_code(text: str) -> list[nodes.Node]:
     """``text`` with its `backticked` spans as literals (a summary is one MyST paragraph)."""
+    text = re.sub(r"(?<![\w*])\*{1,2}([^*`]+)\*{1,2}(?![\w*])", r"\1", text)  # drop *emphasis*
     parts = text.split("`")
     return [nodes.literal(p, p) if i % 2 else nodes.Text(p) for i, p in enumerate(parts) if p]
 
