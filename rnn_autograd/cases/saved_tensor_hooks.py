@@ -118,26 +118,6 @@ def register_after_free():
 
 
 @case(
-    "saved-tensor-hooks/register-twice",
-    question="Why does register_hooks fail with 'Calling register_hooks on a saved tensor whose hooks have already been set'?",
-    expect="Registering a second pair chains it after the first.",
-    outcome=Raises(
-        RuntimeError, r"Calling register_hooks on a saved tensor whose hooks have already been set"
-    ),
-    fix="saved-tensor-hooks/pack-and-unpack",
-    see_also=(_HOOKS,),
-)
-def register_twice():
-    """A saved tensor holds one packed value, produced by one `pack`; a second pair would need
-    the first's output as its input, which autograd does not chain. One pair per saved tensor.
-    """
-    x = torch.ones(3, requires_grad=True)
-    saved = x.exp().grad_fn._raw_saved_result
-    saved.register_hooks(lambda t: t, lambda t: t)
-    saved.register_hooks(lambda t: t, lambda t: t)
-
-
-@case(
     "saved-tensor-hooks/hooks-disabled",
     question="Why does save_on_cpu fail with the message of disable_saved_tensors_hooks, e.g. 'my feature does not support saved tensor hooks'?",
     expect="save_on_cpu works in any region of code.",
