@@ -18,6 +18,7 @@ every page. A case whose observation no longer matches its entry is a build erro
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any

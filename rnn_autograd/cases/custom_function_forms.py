@@ -297,3 +297,34 @@ def complex_gradient_for_real_input():
             return grad.to(torch.complex64) * 2
 
     ViaFFT.apply(torch.ones(2, requires_grad=True)).sum().backward()
+
+
+@case(
+    "custom-function/gradient-on-other-device",
+    question="Why does my Function's backward fail with 'returned an invalid gradient at index 0 - expected device cpu but got meta'?",
+    expect="The engine moves a gradient to its input's device.",
+    outcome=Raises(
+        RuntimeError, r"returned an invalid gradient at index \d+ - expected device .* but got"
+    ),
+    fix="custom-function/one-gradient-per-input",
+    see_also=("custom-function/gradient-of-wrong-shape",),
+)
+def gradient_on_other_device():
+    """The engine checks each returned gradient's device against its input's (after shape and
+    before dtype) and never copies across devices; the usual case is a CPU gradient for a CUDA
+    input, reproduced here on a CPU-only machine with the `meta` device.
+
+    Allocate in backward on the incoming gradient's device: `torch.zeros_like(grad)`, or
+    `torch.empty(..., device=grad.device)`.
+    """
+
+    class Double(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return torch.empty(grad.shape, device="meta")  # not the input's device
+
+    Double.apply(torch.ones(3, requires_grad=True)).sum().backward()
