@@ -135,6 +135,9 @@ def grad_tensors_and_grad_variables():
     then refuses to choose between two seeds.
 
     A half-done migration: keep `grad_tensors=` only.
+
+    The check is on the Python side, in `torch.autograd.backward`, before the engine starts:
+    nothing is computed and no `.grad` changes.
     """
     x = torch.ones(2, requires_grad=True)
     torch.autograd.backward(x * 2, grad_tensors=torch.ones(2), grad_variables=torch.ones(2))

@@ -19,6 +19,10 @@ _DOCS = "https://pytorch.org/docs/stable/checkpoint.html"
 def keyword_arguments_non_reentrant():
     """`checkpoint(fn, *args, use_reentrant=False, **kwargs)` forwards the keyword arguments to
     `fn`, in the forward and in the recomputation alike.
+
+    The non-reentrant variant stores the function with its arguments, positional and keyword,
+    and calls it again with both in backward, so the recomputation sees `scale=3.0` too:
+    `x.grad` is 3.
     """
     x = torch.ones(2, requires_grad=True)
     checkpoint(lambda t, scale=1.0: t * scale, x, use_reentrant=False, scale=3.0).sum().backward()
@@ -36,6 +40,11 @@ def keyword_arguments_non_reentrant():
 def keyword_arguments_reentrant():
     """The reentrant variant is an `autograd.Function`, whose `apply` takes positional
     arguments only; `checkpoint` refuses keywords for it rather than drop them.
+
+    The check is made when `checkpoint` is called, before anything runs. Bind the keyword first
+    (`functools.partial(fn, scale=2)`) to keep the reentrant variant, or pass
+    `use_reentrant=False`, which forwards keywords
+    (`checkpoint/keyword-arguments-non-reentrant`).
     """
     x = torch.ones(2, requires_grad=True)
     checkpoint(lambda t, scale=1.0: t * scale, x, use_reentrant=True, scale=2.0)
@@ -54,6 +63,10 @@ def keyword_arguments_reentrant():
 def debug_with_reentrant():
     """`context_fn` (selective checkpointing) and `debug` are built on the saved-tensor hooks of
     the non-reentrant implementation; the reentrant one has no such hooks to configure.
+
+    The check runs when `checkpoint` is called, before the function: with `use_reentrant=False`
+    the same arguments are accepted, and `debug=True` then records the ops of both runs to
+    explain a mismatch.
     """
     checkpoint(lambda t: t.sin(), torch.ones(2, requires_grad=True), use_reentrant=True, debug=True)
 
@@ -161,6 +174,10 @@ def sequential_use_reentrant_not_passed():
     """`checkpoint_sequential(model, segments, x)` checkpoints each segment of a `Sequential`
     and warns, like `checkpoint`, when the implementation is not chosen. Pass
     `use_reentrant=False`.
+
+    Without the argument it uses the reentrant variant, with its limits
+    (`checkpoint/reentrant-needs-an-input-requiring-grad`); here the input requires grad, so the
+    parameters still get gradients.
     """
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
     checkpoint_sequential(model, 2, torch.randn(2, 3, requires_grad=True)).sum().backward()

@@ -116,6 +116,10 @@ def deepcopy_non_leaf():
 def deepcopy_detached():
     """Keep only leaves on the module: a detached cache is a leaf (no history), and the deep
     copy gets its own parameters and its own copy of the cache.
+
+    `Tensor.__deepcopy__` copies a leaf's data (and, for a leaf that requires grad, the flag);
+    the copy has no history shared with the original, so training the twin never touches the
+    original's parameters.
     """
     model = torch.nn.Linear(2, 2)
     model.cached = (model.weight * 2).detach()  # a leaf: copyable

@@ -78,6 +78,9 @@ def setup_context_style():
 def no_forward():
     """`Function.apply` calls the class's `forward`; the base class's default raises, so a
     misspelt or forgotten `forward` (e.g. `def foward`) fails at the first call.
+
+    The error comes from `apply`, before any graph is recorded: unlike a missing backward
+    (`custom-function/no-backward`), which fails only when the engine reaches the node.
     """
 
     class Half(torch.autograd.Function):
@@ -101,6 +104,9 @@ def no_forward():
 def backward_and_vjp():
     """`vjp` and `backward` are two names for the same method (the vector-Jacobian product);
     with both defined, the engine would have to choose, and it refuses when the node runs.
+
+    The check is made by `BackwardCFunction.apply` when the engine calls the node, so the
+    forward succeeds and the error appears at `backward()`. Keep one of the two names.
     """
 
     class Double(torch.autograd.Function):
@@ -163,6 +169,9 @@ def no_jvp():
 def jvp_wrong_count():
     """`jvp` returns one tangent per *output* of `forward` (where `backward` returns one
     gradient per input); a two-output Function whose `jvp` returns one tangent is refused.
+
+    The count is checked when the Function is applied to dual tensors: forward mode computes
+    tangents during the forward, so the error appears at `apply`, not at any backward.
     """
 
     class Split(torch.autograd.Function):
@@ -197,6 +206,10 @@ def jvp_wrong_count():
 def save_for_forward_a_number():
     """Like `save_for_backward`, `save_for_forward` is for tensors only (it is an `assert` in
     `FunctionCtx.save_for_forward`); keep numbers as `ctx` attributes.
+
+    Forward-mode AD reads what was saved in `jvp` through `ctx.saved_tensors`, version-checked
+    like backward's saved tensors; a number has no version counter, so it goes on `ctx` as an
+    attribute (`ctx.k = 3`).
     """
 
     class Scale(torch.autograd.Function):

@@ -43,6 +43,10 @@ def forward_ad_jvp():
 def make_dual_outside_a_level():
     """Tangents belong to a *level*, entered with `with forward_ad.dual_level():` and cleared
     when it exits; outside any level there is nowhere to attach one.
+
+    Each level numbers its tangents; `dual_level()` enters one and clears every tangent made in
+    it on exit, which is why the tangents of a finished computation do not linger on tensors.
+    `make_dual` checks that a level is active before attaching.
     """
     fwad.make_dual(torch.ones(3), torch.ones(3))
 
@@ -61,6 +65,10 @@ def make_dual_outside_a_level():
 def tangent_of_other_shape():
     """A tangent is a direction in the primal's own space: same shape, no broadcasting, as for
     the seed of a backward.
+
+    `make_dual` attaches the tangent as the forward gradient of the primal, and
+    `AutogradMeta::set_fw_grad` checks that its size matches; `torch.ones_like(primal)` or a
+    reshaped direction fixes it.
     """
     with dual_level():  # forward_ad.dual_level(); see cases/_forward_ad.py
         fwad.make_dual(torch.ones(3), torch.ones(2))
@@ -78,6 +86,9 @@ def integer_primal():
     """Derivatives exist for continuous values only, in forward mode as in reverse mode: the
     primal must be floating point or complex (the forward-mode counterpart of
     `requires-grad/integer-tensor`).
+
+    The check is in Python, in `make_dual`, before anything is attached; casting with `.float()`
+    first works.
     """
     with dual_level():  # forward_ad.dual_level(); see cases/_forward_ad.py
         fwad.make_dual(torch.arange(3), torch.ones(3))
@@ -94,6 +105,10 @@ def integer_primal():
 def integer_tangent():
     """The tangent is checked like the primal: a direction `torch.eye(3, dtype=torch.long)[0]`
     is refused; build it as floats.
+
+    A tangent is a direction of change of the primal, a value in the same continuous space:
+    `make_dual` checks its dtype in Python before attaching it, as it checks the primal's
+    (`functional/integer-primal`).
     """
     with dual_level():  # forward_ad.dual_level(); see cases/_forward_ad.py
         fwad.make_dual(torch.ones(3), torch.tensor([1, 0, 0]))

@@ -51,6 +51,10 @@ def jacobian_and_vjp():
 def vjp_without_seed():
     """The same rule as `backward()` on a non-scalar output: a seed is implied only for a
     one-element output.
+
+    `vjp(f, x)` without `v` works for a one-element output (the seed `1` is implied), exactly as
+    `backward()` does; for a vector output pass `v` of its shape
+    (`functional/jacobian-and-vjp`).
     """
     torch.autograd.functional.vjp(lambda t: t * 2, torch.ones(3))
 
@@ -66,6 +70,10 @@ def vjp_without_seed():
 def vjp_seed_wrong_shape():
     """The seed must have exactly the output's shape (checked by `_validate_v`), as for
     `backward(gradient)`.
+
+    `vjp(f, x, v)` returns `vᵀ·J`, so `v` lives in the output's space: for an output of shape
+    `(3,)` the seed is `(3,)`, for a one-element output it may be omitted
+    (`functional/vjp-without-seed`).
     """
     torch.autograd.functional.vjp(lambda t: t * 2, torch.ones(3), torch.ones(2))
 
@@ -84,6 +92,10 @@ def vjp_seed_wrong_shape():
 def hessian_of_vector():
     """A Hessian is the matrix of second derivatives of a scalar; for a vector function, reduce
     it first (or take `jacobian` of `jacobian`).
+
+    `hessian(f, x)` is computed as the Jacobian of the gradient of `f`; that gradient needs a
+    scalar `f`, exactly as `backward()` without a seed does
+    (`backward-api/non-scalar-backward`).
     """
     torch.autograd.functional.hessian(lambda t: t**2, torch.ones(3))
 
@@ -102,6 +114,10 @@ def hessian_of_vector():
 def jacobian_of_a_list():
     """The functional API accepts a tensor or a *tuple* of tensors as outputs (the structure of
     the result mirrors it); a list is refused. Return `tuple(outputs)`.
+
+    `torch.autograd.functional` converts inputs and outputs with `_as_tuple`, which accepts a
+    tensor or a tuple; lists are refused so that the structure of the result (a tensor, or
+    tuples of tuples) is unambiguous.
     """
     torch.autograd.functional.jacobian(lambda t: [t * 2], torch.ones(3))
 
@@ -138,6 +154,9 @@ def strict_jacobian_of_constant():
 def strict_jacobian_independent_input():
     """In strict mode an input with no path to an output is an error rather than a zero block
     (the functional counterpart of `allow_unused=False`).
+
+    Without `strict=True` the same call returns a zero block for `x`; strict mode exists to
+    catch a function that silently ignores an input it is supposed to use.
     """
     torch.autograd.functional.jacobian(
         lambda x, y: y * 2, (torch.ones(3), torch.ones(3)), strict=True
@@ -168,6 +187,10 @@ def gradcheck_finds_wrong_backward():
     """`gradcheck` compares the Jacobian your backward gives (analytical) with finite
     differences of the forward (numerical); a backward returning `3·g` for `2x` disagrees in
     every entry.
+
+    It perturbs each input element by `eps` (1e-6) and compares `(f(x+eps) - f(x-eps)) / 2eps`
+    with the backward's result within `atol`/`rtol`; double precision is what makes those
+    tolerances meaningful.
     """
     torch.autograd.gradcheck(
         _Wrong.apply, (torch.ones(3, dtype=torch.float64, requires_grad=True),)
@@ -183,6 +206,10 @@ def gradcheck_finds_wrong_backward():
 def gradcheck_passes():
     """Give it double-precision inputs that require grad: finite differences in float32 are too
     coarse for its tolerances. A correct backward (`2·g` for `2x`) passes.
+
+    `gradcheck` returns `True` when every entry of the analytical Jacobian (from the backward)
+    matches the numerical one (from finite differences of the forward) within its tolerances,
+    and raises `GradcheckError` otherwise (`functional/gradcheck-finds-wrong-backward`).
     """
     x = torch.ones(3, dtype=torch.float64, requires_grad=True)
     return {"gradcheck": torch.autograd.gradcheck(lambda t: t * 2, (x,))}
@@ -222,5 +249,9 @@ def gradcheck_in_float32():
 def gradcheck_without_requires_grad():
     """gradcheck differentiates with respect to the inputs that require grad, and there are
     none; mark the inputs to check with `requires_grad=True`.
+
+    The check is made before any evaluation: gradcheck only perturbs and compares the inputs
+    that require grad, so with none there is nothing to check, and silently returning `True`
+    would hide the mistake.
     """
     torch.autograd.gradcheck(lambda t: t * 2, (torch.ones(3, dtype=torch.float64),))

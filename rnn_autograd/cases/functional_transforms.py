@@ -55,6 +55,9 @@ def per_sample_gradients():
 def func_grad_of_vector():
     """`torch.func.grad` is the gradient of a *scalar* function (like `backward()` without a
     seed); for a vector output use `jacrev`/`jacfwd`, or `vjp` with a seed.
+
+    The check is on the output's number of dimensions (`dim() != 0`), made after running `f`;
+    `torch.func.grad(lambda x: (x * 2).sum())` gives the ones a scalar seed implies.
     """
     torch.func.grad(lambda x: x * 2)(torch.ones(3))
 
@@ -70,6 +73,9 @@ def func_grad_of_vector():
 def func_grad_of_a_number():
     """A Python number has no history: the transform cannot differentiate through `.item()` or
     `float(...)`, and refuses a non-tensor output. Return the tensor.
+
+    `.item()` leaves the transform's tracking at that point: even `torch.tensor(loss.item())`
+    would be a constant whose gradient is zero. Return the tensor and read `.item()` outside.
     """
     torch.func.grad(lambda x: (x * 2).sum().item())(torch.ones(3))  # a Python float
 
@@ -205,6 +211,10 @@ def func_grad_of_old_style_function():
     """The transforms need to run a Function's forward without `ctx` and save separately, so
     they require the `setup_context` style; a Function whose `forward(ctx, ...)` saves inside
     is refused.
+
+    The `setup_context` style separates the computation (`forward(*args)`) from what is saved
+    (`setup_context(ctx, inputs, output)`), which lets a transform run `forward` on its own
+    wrapped tensors; see `custom-function/setup-context-style`.
     """
 
     class Double(torch.autograd.Function):
@@ -261,6 +271,10 @@ def vmap_of_function_without_rule():
 def vmap_with_generated_rule():
     """With `generate_vmap_rule = True`, `vmap` runs the Function's `forward` on batched
     tensors, which works because `forward` is made of torch ops that have batching rules.
+
+    Without `generate_vmap_rule = True` (or a `vmap` staticmethod) the same call fails
+    (`functional/vmap-of-function-without-rule`); with it, the batching rules of `x * 2` give
+    each sample's `2x`.
     """
 
     class Double(torch.autograd.Function):

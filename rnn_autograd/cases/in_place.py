@@ -125,6 +125,10 @@ def out_argument_without_grad():
     which does not require grad afterwards.
 
     Typical use: an evaluation loop writing into a preallocated tensor.
+
+    The check for `out=` only runs when grad mode is on and an argument requires grad; under
+    `no_grad` neither the op nor the buffer is recorded, so there is nothing to differentiate
+    and nothing to refuse.
     """
     x = torch.ones(3, requires_grad=True)
     buf = torch.empty(3)

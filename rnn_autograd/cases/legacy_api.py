@@ -160,6 +160,9 @@ def new_tensor_of_a_tensor():
 def saved_variables():
     """`ctx.saved_variables` is the pre-0.4 name of `ctx.saved_tensors`; it returns the same
     unpacked tensors (version-checked the same way) and warns.
+
+    The warning is raised by the `saved_variables` property itself each time it is read; nothing
+    else changes, so renaming the attribute is the whole migration.
     """
 
     class Square(torch.autograd.Function):

@@ -122,6 +122,9 @@ def sparse_adam_on_dense_gradients():
 def lbfgs_with_groups():
     """L-BFGS builds one curvature estimate over all parameters flattened into one vector; a
     per-group learning rate would break the quasi-Newton update, so it accepts one group only.
+
+    The check is in `LBFGS.__init__`, right after the groups are built: one group with one `lr`
+    for all parameters is what it supports.
     """
     a, b = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
     torch.optim.LBFGS([{"params": [a]}, {"params": [b]}])

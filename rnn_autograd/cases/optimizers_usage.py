@@ -101,6 +101,10 @@ def sparse_embedding_with_sparse_adam():
     looked up keep their value and their moments.
 
     The changed rows are exactly the indices of the batch.
+
+    Each step reads the indices of the sparse gradient and updates those rows of the weight and
+    of Adam's two moments only; a dense gradient is refused
+    (`optimizers/sparse-adam-on-dense-gradients`).
     """
     emb = torch.nn.Embedding(10, 3, sparse=True)
     before = emb.weight.detach().clone()

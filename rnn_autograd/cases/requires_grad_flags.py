@@ -152,6 +152,9 @@ def apply_on_requires_grad():
 def map_on_requires_grad():
     """`map_` is `apply_` for two tensors: a Python function per element pair, in place, with no
     derivative, refused on a tensor that requires grad for the same reason.
+
+    Like `apply_`, `map_` works on `t.detach()` (sharing memory, so the change is visible in `t`
+    without being recorded) or better on a clone (`requires-grad/python-function-on-detached`).
     """
     w = torch.ones(3, requires_grad=True)
     w.map_(torch.ones(3), lambda a, b: a + b)

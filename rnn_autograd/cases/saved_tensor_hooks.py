@@ -66,6 +66,8 @@ def unpack_returns_non_tensor():
     """Whatever `pack` returned is opaque to autograd; `unpack` must turn it back into a tensor,
     since the backward formula will compute with it. Here `pack` stores a list and `unpack`
     returns it as it is.
+
+    The check happens at backward, when the node unpacks; the forward and the pack hook succeed.
     """
     x = torch.ones(3, requires_grad=True)
     with torch.autograd.graph.saved_tensors_hooks(lambda t: t.tolist(), lambda packed: packed):
@@ -110,6 +112,9 @@ def register_after_free():
     """`grad_fn._raw_saved_*` exposes one saved tensor; after the backward that freed it there is
     nothing left to pack, and registering hooks on it is refused with the same explanation as a
     second backward.
+
+    `_raw_saved_*` attributes are private handles on a node's saved tensors; hooks registered on
+    them before backward run like those of `saved_tensors_hooks`, for that one tensor.
     """
     x = torch.ones(3, requires_grad=True)
     y = x.exp()

@@ -42,6 +42,10 @@ def index_assign_into_parameter():
 def index_assign_under_no_grad():
     """Under `torch.no_grad()` the assignment is not recorded: the leaf's values change (its
     version goes up) and it stays a leaf the optimizer can train.
+
+    Outside `no_grad` the same assignment raises (`in-place/index-assign-into-parameter`); under
+    it, `w` keeps no record of the change, so a graph that saved `w` before the edit would fail
+    its version check at backward.
     """
     w = torch.ones(3, requires_grad=True)
     with torch.no_grad():  # an edit of the parameter's values, not part of any graph
@@ -108,6 +112,9 @@ def version_of_inference_tensor():
     """Skipping the version counter is what makes inference tensors cheap; code that reads it
     (a debugging helper, a graph inspector) fails on them. Clone outside the mode for a normal,
     versioned tensor.
+
+    `t._version` raises outside and inside `inference_mode` alike: the tensor has no counter at
+    all, not one that is hidden.
     """
     with torch.inference_mode():
         t = torch.ones(3)
@@ -168,6 +175,9 @@ def anomaly_mode_only_around_backward():
     """The forward traceback is recorded when a node is *created*; turned on only around
     `backward()`, anomaly mode finds no traceback to print for the failing node and says so.
     Wrap the forward too.
+
+    The same bug with the context around the forward as well gives the forward traceback instead
+    (`anomaly/version-error-under-anomaly-mode`).
     """
     a = torch.ones(3, requires_grad=True)
     y = a.exp()
