@@ -141,6 +141,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
         torch.set_default_dtype(torch.float64)
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(3)
+        torch.set_warn_always(True)
         torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t).__enter__()
         torch.manual_seed(123)
         raise RuntimeError("boom")
@@ -156,6 +157,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
     assert torch.get_default_dtype() is torch.float32
     assert not torch.are_deterministic_algorithms_enabled()
     assert torch.get_num_threads() == threads
+    assert not torch.is_warn_always_enabled()
     assert torch._C._autograd._top_saved_tensors_default_hooks(False) is None
     assert torch.equal(torch.rand(1), expected_next), "the caller's RNG stream is untouched"
 

@@ -77,6 +77,8 @@ def float_of_requires_grad_warns():
     only — an extra warning from `.item()` would fail this case. For logging, `loss.item()` is
     the idiom; keep the tensor for anything that must be differentiated.
     """
+    # The C++ side warns once per process (TORCH_WARN_ONCE); warn-always makes each run see it.
+    torch.set_warn_always(True)
     y = torch.ones(1, requires_grad=True) * 2
     return {"float(y)": float(y), "y.item()": y.item()}
 

@@ -87,6 +87,8 @@ def backward_create_graph_warns():
     leaf, so no cycle forms; that is what the warning recommends. Observed here: `x.grad`
     requires grad and has a `grad_fn`.
     """
+    # The C++ side warns once per process (TORCH_WARN_ONCE); warn-always makes each run see it.
+    torch.set_warn_always(True)
     x = torch.tensor([2.0], requires_grad=True)
     (x**3).backward(create_graph=True)
     has_fn = x.grad.grad_fn is not None
