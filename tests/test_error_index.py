@@ -68,13 +68,15 @@ def test_pasting_the_message_finds_its_page_first(search):
 def test_pasting_the_stable_fragment_finds_its_page_first(search):
     from error_index import plain_fragment
 
+    plain = {key: plain_fragment(entry.fragment) for key, entry in INVENTORY.items()}
     wrong = []
-    for key, entry in INVENTORY.items():
-        fragment = plain_fragment(entry.fragment)
+    for key, fragment in plain.items():
         if len(fragment) < 25:
             continue  # too short to say which message it is
+        # Two messages may start alike (up to a wildcard): then either page may come first.
+        alike = {f"errors/messages/{k}" for k, other in plain.items() if fragment in other}
         results = search.search(fragment)
-        if not results or results[0] != f"errors/messages/{key}":
+        if not results or results[0] not in alike:
             wrong.append(f"{key}: {fragment!r} -> {results[:3]}")
     assert not wrong, "\n".join(wrong)
 
