@@ -38,6 +38,7 @@ extensions = [
     "case_directive",
     "family_pages",
     "compat_matrix",
+    "error_index",
     "reference_pages",
     "pipeline_figures",
     "bench_page",
@@ -112,6 +113,8 @@ if repository_url:
             }
         ],
     }
+# A pasted error message finds its page of the error index first (see the file).
+html_search_scorer = str(HERE / "_static" / "error_search_scorer.js")
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

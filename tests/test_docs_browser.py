@@ -307,3 +307,24 @@ def test_no_page_scrolls_sideways_on_a_phone(site, browser, page):
         assert width[0] <= width[1] + 1, width
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.parametrize(
+    "entry", ["backward-through-freed-graph", "saved-tensor-modified-in-place"]
+)
+def test_pasting_an_error_message_finds_its_error_index_page_first(site, browser, entry):
+    """The real search script, with the site's scorer: the message as the page shows it."""
+    import json
+    import urllib.parse
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    text = (BUILT / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    query = index["titles"][index["docnames"].index(f"errors/messages/{entry}")]
+    _open(browser, f"{site}/search.html?q={urllib.parse.quote(query)}")
+    results = WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements("css selector", "#search-results ul.search li")
+    )
+    first = results[0].find_element("tag name", "a").get_attribute("href")
+    assert f"errors/messages/{entry}.html" in first, first

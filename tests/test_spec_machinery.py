@@ -144,6 +144,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
         torch.set_default_dtype(torch.float64)
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(3)
+        torch.set_warn_always(True)
         _Recording(recorded).__enter__()
         torch.manual_seed(123)
         raise RuntimeError("boom")
@@ -160,6 +161,7 @@ def test_isolation_restores_global_state_after_a_raising_case():
     assert not torch.are_deterministic_algorithms_enabled()
     assert torch.get_num_threads() == threads
     assert _no_saved_tensors_hooks_active(recorded)
+    assert not torch.is_warn_always_enabled()
     assert torch.equal(torch.rand(1), expected_next), "the caller's RNG stream is untouched"
 
 

@@ -77,8 +77,8 @@ def isolated(seed: int = SEED) -> Iterator[None]:
     """Seed the RNGs and restore every piece of global autograd state afterwards, also on error.
 
     Restored: torch/Python RNG, grad mode, inference mode, anomaly mode (and its nan check),
-    default dtype, deterministic-algorithms flag, intra-op thread count and the saved-tensors
-    default hooks stack.
+    default dtype, deterministic-algorithms flag, warn-always flag, intra-op thread count and the
+    saved-tensors default hooks stack.
     """
     rng_torch = torch.get_rng_state()
     rng_py = random.getstate()
@@ -87,6 +87,7 @@ def isolated(seed: int = SEED) -> Iterator[None]:
     anomaly_nan = torch.is_anomaly_check_nan_enabled()
     dtype = torch.get_default_dtype()
     deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_always = torch.is_warn_always_enabled()
     threads = torch.get_num_threads()
     # One intra-op thread: float reductions then add in one order on every machine, so exact
     # observations do not depend on the core count; cases are too small to gain from threads.
@@ -103,6 +104,7 @@ def isolated(seed: int = SEED) -> Iterator[None]:
         torch.set_grad_enabled(grad)
         torch.autograd.set_detect_anomaly(anomaly, check_nan=anomaly_nan)
         torch.set_default_dtype(dtype)
+        torch.set_warn_always(warn_always)
         if torch.are_deterministic_algorithms_enabled() != deterministic:
             # Only when a case changed it: the first call imports torch._inductor (seconds).
             torch.use_deterministic_algorithms(deterministic)
