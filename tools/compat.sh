@@ -53,7 +53,7 @@ echo "compat: installing the project from $root into $venv" >&2
 "$venv/bin/python" -m pip install --quiet "$work/src" pytest  # dependencies still missing, if any
 cd "$work"  # not the checkout: the installed copy is what runs (src/ is not importable from here)
 status=0
-"$venv/bin/python" -m rnn_autograd check --json >"$work/check.json" || status=$?
+"$venv/bin/python" -m rnn_autograd check --all --json >"$work/check.json" || status=$?
 if [ "$status" -gt 1 ]; then
   echo "compat: rnn-autograd check failed to run (exit $status)" >&2
   exit "$status"
