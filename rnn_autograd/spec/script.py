@@ -146,6 +146,9 @@ def case_script(case: Case) -> CaseScript:
     invoke = f"on_two_ranks({name})" if case.ranks else f"{name}()"
     if isinstance(declared, Raises):
         error = declared.exc_type.__name__
+        module_of_error = declared.exc_type.__module__
+        if module_of_error != "builtins":  # e.g. torch.utils.checkpoint's CheckpointError
+            gatherer.imports.add(f"from {module_of_error} import {error}")
         call = (
             f"try:\n    {invoke}\nexcept {error} as error:  # what this case shows: it raises\n"
             '    print(f"{type(error).__name__}: {error}")'
