@@ -76,11 +76,13 @@ def _public_callables():
         if inspect.ismodule(obj):  # the callable package diagnose: its function
             obj = getattr(obj, name)
         if inspect.isclass(obj) and (
-            dataclasses.is_dataclass(obj)
-            or "__init__" not in vars(obj)
+            (dataclasses.is_dataclass(obj) and obj.__module__ != "rnn_autograd.spec.outcome")
+            or ("__init__" not in vars(obj) and not dataclasses.is_dataclass(obj))
             or issubclass(obj, Exception)
         ):
-            continue  # fields, no parameters of its own, or an exception's message
+            # results that users read, not build (the declarations of spec.outcome they do
+            # build), no parameters of its own, or an exception's message
+            continue
         yield name, obj
 
 
