@@ -2,10 +2,11 @@
 
 - ``{cli-reference}``: the ``--help`` of ``rnn-autograd`` and of each subcommand, taken from
   ``rnn_autograd.cli.build_parser()`` at build time.
-- ``{api-reference}``: autodoc of the public surface (``rnn_autograd.__all__``) followed by one
-  section per part of the package (diagnose, pipeline, bench, spec), its docstring first, then each
-  of its modules without the names already documented on the public surface (documenting an object
-  twice is a Sphinx warning).
+- ``{api-reference} PAGE``: autodoc of one page of the API reference (``docs/api/``): ``public``,
+  the public surface (``rnn_autograd.__all__``, and ``rnn_autograd.errors``), or one part of the
+  package (``diagnose``, ``pipeline``, ``bench``, ``spec``): its docstring first, then each of its
+  modules without the names already documented on the public surface (documenting an object twice
+  is a Sphinx warning).
 """
 
 from __future__ import annotations
@@ -135,41 +136,81 @@ class CliReference(SphinxDirective):
         return out
 
 
-class ApiReference(SphinxDirective):
-    """Autodoc of the public surface, then of each part of the package and its modules."""
+# The API reference, one page per part under docs/api/: the public surface first (what users
+# call, with ``rnn_autograd.errors``), then each part of ``API_PARTS`` ("diagnose", "pipeline",
+# ...). Each page is ``{api-reference} NAME``.
+API_PUBLIC = "public"
 
-    def run(self) -> list[nodes.Node]:
-        import rnn_autograd
 
-        exported = [n for n in rnn_autograd.__all__ if not n.startswith("_")]
-        # A function named like its module (`rnn_autograd.pipeline.training` the function and the module)
-        # would be two objects of one name: those are documented with their module instead.
-        shadowing = [n for n in exported if importlib.util.find_spec(f"rnn_autograd.{n}")]
-        public = [n for n in exported if n not in shadowing]
-        lines = ["## The public surface: `import rnn_autograd`", ""]
-        if shadowing:
-            names = ", ".join(f"{{py:obj}}`rnn_autograd.{n}.{n}`" for n in shadowing)
-            lines += [
-                f"Also exported, and documented with the module of the same name below: {names}.",
-                "",
-            ]
-        lines += _automodule("rnn_autograd", public)
-        documented = {id(getattr(rnn_autograd, n)) for n in public}
+def api_page_names() -> list[str]:
+    """The API pages in reading order: ``public``, then each part present in this checkout."""
+    parts = [p for p, _, mods in API_PARTS if mods and importlib.util.find_spec(p)]
+    return [API_PUBLIC, *(p.rsplit(".", 1)[1] for p in parts)]
+
+
+def api_plan(page: str) -> list[tuple[str | None, str, list[str] | None]]:
+    """What the API page ``page`` documents: ``(heading, module, members)`` per ``automodule``,
+    the heading ``None`` for the page's own module (its docstring opens the page). Each object is
+    documented on one page only: the names of the public surface are left out of the modules
+    that define them (documenting an object twice is a Sphinx warning)."""
+    import rnn_autograd
+
+    public = [n for n in _exported() if n not in _shadowing()]
+    documented = {id(getattr(rnn_autograd, n)) for n in public}
+    if page == API_PUBLIC:
+        plan: list[tuple[str | None, str, list[str] | None]] = [(None, "rnn_autograd", public)]
         for part, title, modules in API_PARTS:
-            if importlib.util.find_spec(part) is None:
-                continue
-            lines += [f"## {title}: `{part}`", ""]
+            if not modules and importlib.util.find_spec(part):  # errors: a module, no part
+                plan.append((title, part, _own(part, documented)))
+        return plan
+    for part, _title, modules in API_PARTS:
+        if modules and part.rsplit(".", 1)[1] == page:
             # The part's docstring: what it is for and what it may import. Its re-exports are
             # documented with the module that defines them.
-            lines += _automodule(part, [] if modules else _own(part, documented))
-            for module, heading in modules:
-                if importlib.util.find_spec(module) is None:
-                    continue
-                lines += [f"### {heading}: `{module}`", ""]
-                lines += _automodule(module, _own(module, documented))
+            plan = [(None, part, [])]
+            plan += [
+                (heading, module, _own(module, documented))
+                for module, heading in modules
+                if importlib.util.find_spec(module)
+            ]
+            return plan
+    raise ValueError(f"no API page {page!r}; expected one of {', '.join(api_page_names())}")
+
+
+def _exported() -> list[str]:
+    import rnn_autograd
+
+    return [n for n in rnn_autograd.__all__ if not n.startswith("_")]
+
+
+def _shadowing() -> list[str]:
+    """Public names that are also a module's name (``rnn_autograd.diagnose`` the callable and the
+    package): documented with the module that defines them, not on the public surface."""
+    return [n for n in _exported() if importlib.util.find_spec(f"rnn_autograd.{n}")]
+
+
+class ApiReference(SphinxDirective):
+    """Autodoc of one API page: the public surface, or one part of the package and its modules."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        page = self.arguments[0]
+        try:
+            plan = api_plan(page)
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
+        lines: list[str] = []
+        if page == API_PUBLIC and _shadowing():
+            names = ", ".join(f"{{py:obj}}`rnn_autograd.{n}`" for n in _shadowing())
+            lines += [f"Also exported, and documented with its part: {names}.", ""]
+        for heading, module, members in plan:
+            if heading is not None:
+                lines += [f"## {heading}: `{module}`", ""]
+            lines += _automodule(module, members)
         container = nodes.section()
         self.state.nested_parse(
-            StringList(lines, source="api-reference"), 0, container, match_titles=True
+            StringList(lines, source=f"api-reference {page}"), 0, container, match_titles=True
         )
         return list(container.children)
 

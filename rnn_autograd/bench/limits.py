@@ -313,6 +313,17 @@ def counting_limit(
 ) -> LimitResult:
     """The best next-token figures on the notebook's synthetic sequence (see the module doc).
 
+    Args:
+        run_length: the number of consecutive integers in each run (``counting_sequence``).
+        low: the smallest start of a run.
+        high: the largest start of a run.
+        context: ``"carried"`` (the predictor has seen the whole past) or ``"fresh"`` (the
+            context is reset every ``num_steps`` tokens).
+        num_steps: the window length, needed by ``"fresh"``.
+
+    Returns:
+        The ``LimitResult``: the Bayes-optimal cross-entropy, perplexity and accuracy.
+
     >>> round(counting_limit().perplexity, 4)  # carried: 11 ** (1 / 5)
     1.6154
     >>> counting_limit(context="fresh", num_steps=20).perplexity > counting_limit().perplexity

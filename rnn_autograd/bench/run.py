@@ -65,7 +65,16 @@ def _log(config: BenchConfig, message: str) -> None:
 
 
 def run_bench(config: BenchConfig) -> dict:
-    """Run every section with ``config``; return the results dict (JSON-able)."""
+    """Run every section with ``config``; return the results dict (JSON-able).
+
+    Args:
+        config: sizes, seeds, strategies and threads of the run (``BenchConfig``, usually
+            ``preset(name)``); an invalid one is a ``UsageError``.
+
+    Returns:
+        The results: ``config``, ``machine``, one entry per section (``cost``,
+        ``window_sweep``, ``learning``, ``recall``, ``batching``) and ``wall_s``.
+    """
     validate(config)
     threads_before = torch.get_num_threads()
     if config.threads:

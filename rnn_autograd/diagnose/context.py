@@ -61,7 +61,14 @@ def add_note(exc: BaseException, note: str) -> None:
 
 # Lower-case like contextlib.suppress: it reads as a verb, `with diagnose():`.
 class diagnose(contextlib.ContextDecorator):
-    """Context manager and decorator adding a note that names the case explaining an error."""
+    """Context manager and decorator adding a note that names the case explaining an error.
+
+    Args:
+        watch: a tensor (e.g. the loss) or tensors whose graph is inspected now, before
+            backward, and again if an error propagates (``watch()`` does it later); None: none.
+        names: a mapping of name to tensor, the names the note uses for those tensors (beside
+            the names of your frames' variables).
+    """
 
     def __init__(
         self,

@@ -238,6 +238,22 @@ def match_error(
     """Every case whose declared exception (or warning) matches, ranked; hints after.
 
     ``warning``: False matches declared exceptions, True declared warnings, None both.
+
+    Args:
+        type_name: the exception's (or warning's) class name, e.g. ``"RuntimeError"``; None
+            when unknown (the pattern alone decides).
+        message: the error message, as printed (wrapped lines match too).
+        context: source lines around the error (the traceback's), to rank cases that share a
+            message by what the code does.
+        cases: the cases to match against; None: every registered case.
+        hints: also return cases that share words with the message without matching it.
+        warning: False: declared exceptions; True: declared warnings; None: both.
+        observed: the messages the cases raise on the installed torch, whose details (which
+            output of which node, ...) are compared with ``message``'s to rank the cases;
+            None: this session's cache.
+
+    Returns:
+        The ``Match`` es, best first.
     """
     cases = cases if cases is not None else all_cases()
     observed = observed if observed is not None else SESSION
@@ -305,6 +321,14 @@ def match_exception(
     """Cases whose declared pattern matches ``exc``'s message (no hints), its exact type first.
 
     ``context``: source lines of the traceback, to rank cases that share a message.
+
+    Args:
+        exc: the exception raised.
+        context: source lines of the traceback, to rank cases that share a message.
+        cases: the cases to match against; None: every registered case.
+
+    Returns:
+        The ``Match`` es, those declaring ``exc``'s own type first.
     """
     message = str(exc)
     out = []

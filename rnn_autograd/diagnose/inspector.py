@@ -127,6 +127,14 @@ def inspect_graph(
 
     ``names`` labels tensors (leaves, saved tensors, roots) by identity, or failing that by the
     same view of the same storage (a saved output is a different object over the same memory).
+
+    Args:
+        *tensors: the roots to inspect, e.g. the loss (tensors only).
+        names: a mapping of name to tensor, the names shown for those tensors.
+        limit: the most graph nodes to list (>= 1); beyond it the report says it is truncated.
+
+    Returns:
+        The ``GraphReport``: its roots and nodes, breadth first from the roots.
     """
     for i, t in enumerate(tensors):
         if not isinstance(t, torch.Tensor):

@@ -72,6 +72,10 @@ class SavedTensorMeter:
 
     Freed references are counted down even after the ``with`` block, so a graph built inside and
     released outside is seen to be released. ``reset_peak()`` starts a new peak from what is live.
+
+    Args:
+        exclude: tensors whose storages are not counted when saved (e.g. the parameters:
+            saving them allocates nothing new).
     """
 
     def __init__(self, exclude: Iterable[torch.Tensor] = ()):

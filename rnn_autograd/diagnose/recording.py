@@ -176,6 +176,10 @@ class record(contextlib.ContextDecorator):
     the line that made it, the backward that freed it, and where to detach. Then the cases that
     explain the error, as ``explain`` ranks them. ``diagnose()`` inside the block uses the same
     diagnosis. Values, errors and warnings are those of the program without recording.
+
+    Args:
+        home: your script, a file: a line the note names is followed by its callers up to the
+            first line in this file; None: the file whose code enters the block.
     """
 
     def __init__(self, *, home: str | None = None) -> None:

@@ -23,6 +23,10 @@ class Vocab:
     Ties in frequency are broken by the token itself, so the same text always gives the same
     vocabulary. ``encode`` maps an unseen token to the unknown id unless ``strict``.
 
+    Args:
+        tokens: the tokens of the corpus (a string is its characters), counted.
+        min_freq: tokens seen fewer times are left out (they encode as the unknown id).
+
     >>> v = Vocab("abracadabra")
     >>> v.tokens
     ['<unk>', 'a', 'b', 'r', 'c', 'd']
@@ -115,6 +119,16 @@ def load_char_corpus(
     With the defaults (d2l's), *The Time Machine* has 26 letters, the space and ``<unk>``: 28
     tokens. ``max_chars`` keeps the first characters of the normalised text (for quick runs).
     A missing, unreadable or empty file is a ``UsageError``.
+
+    Args:
+        path: the UTF-8 text file.
+        max_chars: keep the first ``max_chars`` characters of the normalised text; None: all.
+        lower: lower-case the text.
+        letters_only: replace every run of characters other than the ASCII letters by one space
+            (and strip the ends).
+
+    Returns:
+        The ``Corpus``: the text's ids and its ``Vocab``.
     """
     if not isinstance(path, str | os.PathLike) or str(path) == "":
         raise UsageError(f"the corpus must be a text file path; got {path!r}")

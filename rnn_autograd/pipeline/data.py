@@ -54,6 +54,13 @@ def counting_sequence(
     ``random.randint``), so tokens lie in ``[low, high + run_length - 1]``. Seeded: the same
     arguments give the same list.
 
+    Args:
+        num_runs: the number of runs (>= 1).
+        run_length: the number of consecutive integers in each run (>= 1).
+        low: the smallest start of a run (>= 0).
+        high: the largest start of a run (>= ``low``).
+        seed: the seed of the starts.
+
     >>> counting_sequence(num_runs=2, seed=1)
     [2, 3, 4, 5, 6, 9, 10, 11, 12, 13]
     """
@@ -141,6 +148,11 @@ def window_batches(
     There are ``len(tokens) - num_steps`` windows; window ``r`` is ``X = tokens[r : r + num_steps]``
     with ``Y = tokens[r + 1 : r + num_steps + 1]``. Batch ``b`` holds windows
     ``b * batch_size .. (b + 1) * batch_size - 1``.
+
+    Args:
+        tokens: the token ids of the corpus, in order (a sequence of ints or a 1-D tensor).
+        batch_size: the number of rows (sequences) in every batch.
+        num_steps: the number of time steps in every row.
     """
     t = _as_tokens(tokens)
     _check_sizes(batch_size, num_steps)
@@ -170,6 +182,12 @@ def sequential_batches(
     The tokens from ``offset`` on are cut into ``batch_size`` contiguous rows of
     ``(len(tokens) - offset - 1) // batch_size`` tokens (the ``- 1`` leaves room for the last
     target); batch ``b`` holds columns ``b * num_steps .. (b + 1) * num_steps - 1`` of the rows.
+
+    Args:
+        tokens: the token ids of the corpus, in order (a sequence of ints or a 1-D tensor).
+        batch_size: the number of rows (sequences) in every batch.
+        num_steps: the number of time steps in every row.
+        offset: the number of tokens left out at the front (``0 <= offset < len(tokens)``).
     """
     t = _as_tokens(tokens)
     _check_sizes(batch_size, num_steps)
@@ -203,6 +221,12 @@ def random_batches(
     A random offset in ``[0, num_steps - 1]`` is dropped from the front, the rest is cut into
     subsequences of ``num_steps`` tokens, shuffled, and batched; an incomplete last batch is
     dropped. ``seed`` fixes offset and order, so the same seed gives the same batches.
+
+    Args:
+        tokens: the token ids of the corpus, in order (a sequence of ints or a 1-D tensor).
+        batch_size: the number of rows (sequences) in every batch.
+        num_steps: the number of time steps in every row.
+        seed: fixes the offset and the order of the subsequences.
     """
     t = _as_tokens(tokens)
     _check_sizes(batch_size, num_steps)
@@ -236,7 +260,19 @@ def make_batches(
     num_steps: int,
     seed: int = 0,
 ) -> Batches:
-    """Batches by name: ``"sequential"``, ``"windows"`` or ``"random"`` (``seed`` for random)."""
+    """Batches by name: ``"sequential"``, ``"windows"`` or ``"random"`` (``seed`` for random).
+
+    Args:
+        kind: ``"sequential"`` (``sequential_batches``), ``"windows"`` (``window_batches``) or
+            ``"random"`` (``random_batches``).
+        tokens: the token ids of the corpus, in order (a sequence of ints or a 1-D tensor).
+        batch_size: the number of rows (sequences) in every batch.
+        num_steps: the number of time steps in every row.
+        seed: the seed of random batching; the other kinds ignore it.
+
+    Returns:
+        The ``Batches``: ``len()`` of them, iterable again every epoch.
+    """
     check_int(seed, "seed", lo=None)
     if kind == "sequential":
         return sequential_batches(tokens, batch_size, num_steps)

@@ -130,6 +130,16 @@ def evaluate(
 
     With ``carry_state`` the state flows from batch to batch (meaningful for sequential
     batches); otherwise every batch starts from zeros.
+
+    Args:
+        model: the model; put in eval mode for the call and restored after.
+        batches: an iterable of ``(X, Y)`` token-id batches.
+        device: where to run; None: the device of the model's parameters.
+        carry_state: carry the state from batch to batch; False: zeros for every batch.
+
+    Returns:
+        ``(perplexity, accuracy)``: the exponential of the mean cross-entropy per token, and the
+        fraction of tokens whose most likely prediction is the target.
     """
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     was_training = model.training

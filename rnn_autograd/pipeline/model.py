@@ -43,6 +43,14 @@ class RNNModel(nn.Module):
     all steps instead of one per step (see ``rnn_autograd.pipeline.fused_rnn``). ``fused=False`` runs
     ``nn.RNN`` on the one-hot input, exactly as the notebook does. On CUDA ``nn.RNN`` runs
     cuDNN's fused kernel, which a Python loop over steps cannot beat, so ``None`` leaves it there.
+
+    Args:
+        vocab_size: the number of tokens: the size of the one-hot input and of the logits.
+        num_hiddens: the size of the hidden state.
+        cell: ``"rnn"`` (tanh ``nn.RNN``), ``"gru"`` or ``"lstm"``.
+        num_layers: the number of stacked recurrent layers.
+        fused: the fused tanh RNN: None on the CPU where it applies, True always (needs
+            ``cell="rnn"`` and ``num_layers=1``), False never.
     """
 
     def __init__(

@@ -86,6 +86,19 @@ def predict(
     Greedy takes the most likely next token (the notebook's ``argmax``); otherwise the next token
     is sampled from ``softmax(logits / temperature)``, restricted to the ``top_k`` most likely
     when given, drawing from ``generator`` (for reproducible samples).
+
+    Args:
+        model: the trained model; put in eval mode for the call and restored after.
+        prefix_ids: the token ids to start from (at least one); all but the last warm the state.
+        num_preds: how many ids to predict after the prefix.
+        greedy: take the most likely token; False: sample.
+        temperature: divides the logits before sampling (> 0; ignored when greedy).
+        top_k: sample among the ``top_k`` most likely tokens only; None: among all.
+        generator: the random generator of the samples; None: torch's default one.
+        device: where to run; None: the device of the model's parameters.
+
+    Returns:
+        The prefix's ids followed by the ``num_preds`` predicted ones.
     """
     if isinstance(prefix_ids, str | bytes) or not hasattr(prefix_ids, "__iter__"):
         raise UsageError(
@@ -157,7 +170,19 @@ def seconds_per_step(model: nn.Module, device: torch.device | str | None = None)
 
 
 def predict_text(model: nn.Module, vocab: Vocab, prefix: str, num_preds: int, **kwargs) -> str:
-    """``predict`` for text: the prefix's characters through ``vocab`` and back."""
+    """``predict`` for text: the prefix's characters through ``vocab`` and back.
+
+    Args:
+        model: the trained model.
+        vocab: the vocabulary the model was trained with.
+        prefix: the text to start from; each character must be in ``vocab``.
+        num_preds: how many characters to predict after the prefix.
+        **kwargs: passed on to ``predict`` (``greedy``, ``temperature``, ``top_k``,
+            ``generator``, ``device``).
+
+    Returns:
+        The prefix followed by the predicted characters.
+    """
     ids = parse_prefix(prefix, len(vocab), vocab)
     return vocab.decode(predict(model, ids, num_preds, **kwargs))
 

@@ -283,7 +283,12 @@ class TBPTT(Strategy):
 
 def parse_strategy(text: str) -> Strategy:
     """A strategy from its name: ``detach``, ``detach-inplace``, ``fresh``, ``carry``,
-    ``window:K`` (K >= 1 batches) or ``tbptt:K1,K2`` (steps, 1 <= K1 <= K2)."""
+    ``window:K`` (K >= 1 batches) or ``tbptt:K1,K2`` (steps, 1 <= K1 <= K2).
+
+    Args:
+        text: the name, case and surrounding spaces ignored; anything else is a ``UsageError``
+            listing the forms.
+    """
     if not isinstance(text, str):
         raise UsageError(f"a strategy is named by text, one of: {STRATEGY_FORMS}; got {text!r}")
     t = text.strip().lower()

@@ -91,6 +91,31 @@ def train(
     last good epoch stays as it was. Under a process group (``rnn_autograd.pipeline.distributed``)
     the model trains under DDP, each rank on its rows of every batch; metrics are summed over the
     ranks and rank 0 alone shows progress and writes checkpoints.
+
+    Args:
+        model: the model to train (an ``RNNModel`` or any module with its ``forward(X, state)``
+            and ``begin_state``); moved to ``device``.
+        batches: an iterable of ``(X, Y)`` read again every epoch, or a function of the epoch
+            index returning one; a one-shot iterator with ``epochs > 1`` is a ``UsageError``.
+        strategy: how the hidden state crosses batches: a ``Strategy`` or its name for
+            ``parse_strategy``.
+        epochs: the number of epochs.
+        lr: the learning rate of the first epoch.
+        clip: the maximal gradient norm; None: no clipping.
+        optimizer: ``"sgd"`` or ``"adam"`` (``OPTIMIZERS``).
+        lr_decay: the factor applied to the learning rate after every epoch.
+        device: ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``, ``"cuda"`` or a
+            ``torch.device``.
+        progress: show a progress bar on stderr (when it is a terminal) and a line per epoch.
+        eval_batches: batches evaluated after every epoch (perplexity and accuracy in the
+            ``History``); None: no evaluation.
+        checkpoint_path: where to write a checkpoint after every epoch; None: none written.
+        resume: continue from the checkpoint at ``checkpoint_path``.
+        on_batch: called as ``on_batch(i, info)`` after every batch; None: not called.
+        checkpoint_extra: a dict stored in every checkpoint beside the model.
+
+    Returns:
+        The per-epoch ``History``.
     """
     check_train_arguments(epochs, lr, clip, lr_decay, optimizer, checkpoint_path, resume)
     if not callable(batches) and iter(batches) is batches and epochs > 1:

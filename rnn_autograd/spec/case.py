@@ -118,6 +118,20 @@ def case(
 
     ``ranks=2``: the function takes ``(rank, world_size)`` and runs on two processes joined in a
     gloo process group (``rnn_autograd.spec.ranks``); rank 0's return value is the observation.
+
+    Args:
+        id: ``family/name``; the family names its page of the docs.
+        question: the question the case answers, one line.
+        outcome: the declared outcome (``Returns``, ``Raises``, ``Warned``, ``ByTorch`` ...),
+            checked against what torch does.
+        expect: for a case that fails on purpose, what you might expect instead.
+        fix: the id of the case that does it right (every case that raises on purpose names
+            one).
+        see_also: ids of related cases.
+        ranks: 0: runs in this process; 2: on two processes.
+
+    Returns:
+        The decorator; the function it returns is the one decorated, with ``case_id`` set.
     """
     if ranks not in (0, 2):
         raise ValueError(f"case {id!r}: ranks must be 0 (this process) or 2; got {ranks}")
@@ -171,7 +185,12 @@ def _is_test_module(name: str) -> bool:
 
 
 def all_cases(family: str | None = None) -> list[Case]:
-    """Every registered case in id order, optionally of one family (unknown family: error)."""
+    """Every registered case in id order, optionally of one family (unknown family: error).
+
+    Args:
+        family: the family (the part of the id before ``/``); None: every family. An unknown
+            one raises ``CaseLookupError`` naming the closest.
+    """
     registry = load_cases()
     if family is not None and family not in families():
         raise CaseLookupError(_unknown("family", family, families()))
@@ -184,7 +203,11 @@ def families() -> list[str]:
 
 
 def get_case(case_id: str) -> Case:
-    """The case registered as ``case_id``; unknown ids raise ``CaseLookupError`` naming the closest."""
+    """The case registered as ``case_id``; unknown ids raise ``CaseLookupError`` naming the closest.
+
+    Args:
+        case_id: ``family/name``, e.g. ``"rnn-state/no-detach"``.
+    """
     registry = load_cases()
     try:
         return registry[case_id]

@@ -86,7 +86,15 @@ def _run_length(values: list | tuple) -> list[tuple[Any, int]]:
 
 @dataclass(frozen=True)
 class Close:
-    """A number or tensor compared with a tolerance (``torch.testing.assert_close`` semantics)."""
+    """A number or tensor compared with a tolerance (``torch.testing.assert_close`` semantics).
+
+    Args:
+        value: the declared number or tensor.
+        rtol: the relative tolerance.
+        atol: the absolute tolerance. Tensors are compared by ``torch.testing.assert_close``
+            (close where ``|observed - value| <= atol + rtol * |value|``), numbers by
+            ``math.isclose``.
+    """
 
     value: Any
     rtol: float = 1e-5
@@ -114,7 +122,13 @@ class Close:
 
 @dataclass(frozen=True)
 class Satisfies:
-    """A property of a value that is not a fixed number (a loss that fell, a ratio above 1)."""
+    """A property of a value that is not a fixed number (a loss that fell, a ratio above 1).
+
+    Args:
+        predicate: called with the observed value; true: it matches. A predicate that raises
+            is a mismatch.
+        description: what the predicate checks, shown in the docs and in a mismatch.
+    """
 
     predicate: Callable[[Any], bool]
     description: str
@@ -132,7 +146,12 @@ class Satisfies:
 
 @dataclass(frozen=True)
 class Warned:
-    """A warning the case emits: category plus a regex on a stable fragment of its message."""
+    """A warning the case emits: category plus a regex on a stable fragment of its message.
+
+    Args:
+        category: the warning's class (a subclass matches too).
+        pattern: a regular expression ``re.search`` finds in the message: a stable fragment.
+    """
 
     category: type[Warning]
     pattern: str
@@ -190,6 +209,10 @@ class Returns(Declaration):
 
     Every observed name must be declared and every declared name observed. Warnings emitted while
     the case runs are part of the observation: undeclared warnings are a mismatch.
+
+    Args:
+        values: observation name -> declared value (a plain value, ``Close`` or ``Satisfies``).
+        warns: the warnings the case emits (``Warned``).
     """
 
     values: Mapping[str, Any] = field(default_factory=dict)
@@ -243,7 +266,13 @@ def _warning_mismatches(
 class Raises(Declaration):
     """The case raises ``exc_type`` (exactly that type, not a subclass) whose message matches
     ``pattern`` (``re.search``): a stable fragment, never the full text, which changes between
-    releases."""
+    releases.
+
+    Args:
+        exc_type: the exception's class.
+        pattern: a regular expression ``re.search`` finds in the message.
+        warns: the warnings the case emits before it raises (``Warned``).
+    """
 
     exc_type: type[BaseException]
     pattern: str
@@ -280,6 +309,10 @@ class ByTorch(Declaration):
     """Declarations per torch release range, e.g. ``ByTorch({"<2.4": A, ">=2.4": B})``.
 
     Exactly one range must contain the installed release; none is an error that says so.
+
+    Args:
+        ranges: a version specifier (``packaging``'s, e.g. ``">=2.4"``) -> the declaration for
+            the torch releases in it.
     """
 
     ranges: Mapping[str, Declaration]

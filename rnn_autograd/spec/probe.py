@@ -34,6 +34,11 @@ def snapshot(label: str, *tensors: torch.Tensor) -> None:
     """Record the autograd graph behind ``tensors`` as it is now, under ``label``.
 
     The caller's variables name the tensors in the picture (``x1``, ``state``, not "tensor").
+    Outside ``run_case(case, inspect=...)`` it records nothing.
+
+    Args:
+        label: the snapshot's caption, e.g. ``"before backward"``.
+        *tensors: the roots of the graph to record.
     """
     active = _SNAPSHOTS.get()
     if active is None:

@@ -117,6 +117,15 @@ def run_case(case: Case, *, inspect: Inspect | None = None) -> Observation:
 
     With ``inspect`` (``rnn_autograd.diagnose.graph_at``), each ``snapshot`` in the case records
     its graph into ``observation.graphs``; without it, snapshots cost nothing.
+
+    Args:
+        case: the case to run.
+        inspect: what records a graph at each ``snapshot``
+            (``rnn_autograd.diagnose.graph_at``); None: snapshots record nothing.
+
+    Returns:
+        The ``Observation``: the returned values, or the exception raised, the warnings, the
+        graphs and the seconds it took.
     """
     obs = Observation(case_id=case.id)
     start = time.perf_counter()
@@ -144,7 +153,17 @@ def run_case(case: Case, *, inspect: Inspect | None = None) -> Observation:
 def check(
     case: Case, observation: Observation | None = None, *, inspect: Inspect | None = None
 ) -> Verdict:
-    """Compare ``case``'s observation (run now if not given, with ``inspect``) with its declaration."""
+    """Compare ``case``'s observation (run now if not given, with ``inspect``) with its declaration.
+
+    Args:
+        case: the case to check.
+        observation: what ``run_case`` observed; None: run the case now.
+        inspect: passed to ``run_case`` when it runs the case here.
+
+    Returns:
+        The ``Verdict``: the declaration for the installed torch, the observation and the
+        mismatches between them (none: the case holds).
+    """
     observation = observation if observation is not None else run_case(case, inspect=inspect)
     try:
         declared = case.outcome.resolve(installed_torch_version())
