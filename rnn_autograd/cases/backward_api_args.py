@@ -6,10 +6,18 @@ import types
 
 import torch
 
-from ..spec import Raises, Returns, Warned, case
+from ..spec import ByTorch, Raises, Returns, Warned, case
 
 _GRAD = "https://pytorch.org/docs/stable/generated/torch.autograd.grad.html"
 _BACKWARD = "https://pytorch.org/docs/stable/generated/torch.autograd.backward.html"
+# torch 2.2.2 quotes argument names with ', later releases with backticks: both are allowed.
+_BOTH_PASSED = (
+    r"[`']grad_tensors[`'] and [`']grad_variables[`'] \(deprecated\) arguments both passed to "
+    r"`?backward\(\)`?"
+)
+_VARIABLES_DEPRECATED = r"[`']grad_variables[`'] is deprecated"
+_USE_TENSORS = r"\. Use [`']grad_tensors[`'] instead"
+_ONLY_INPUTS = r"only_inputs argument is deprecated and is ignored now"
 
 
 @case(
@@ -99,11 +107,17 @@ def materialize_grads_with_allow_unused_false():
 @case(
     "backward-api/grad-variables-deprecated",
     question="Why does torch.autograd.backward warn '`grad_variables` is deprecated. Use `grad_tensors` instead'?",
-    outcome=Returns(
-        {"x.grad": torch.tensor([2.0, 2.0])},
-        warns=(
-            Warned(FutureWarning, r"`grad_variables` is deprecated\. Use `grad_tensors` instead"),
-        ),
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(
+                {"x.grad": torch.tensor([2.0, 2.0])},
+                warns=(Warned(UserWarning, _VARIABLES_DEPRECATED + _USE_TENSORS),),
+            ),
+            ">=2.7": Returns(
+                {"x.grad": torch.tensor([2.0, 2.0])},
+                warns=(Warned(FutureWarning, _VARIABLES_DEPRECATED + _USE_TENSORS),),
+            ),
+        }
     ),
     see_also=(_BACKWARD,),
 )
@@ -112,6 +126,9 @@ def grad_variables_deprecated():
     autograd were `Variable`s); it still works, is renamed `grad_tensors`, and warns.
 
     Passing both names at once is an error (`backward-api/grad-tensors-and-grad-variables`).
+
+    The warning is a `UserWarning` on torch 2.2.2 and a `FutureWarning` on 2.7.1 and later: the
+    category changed between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     x = torch.ones(2, requires_grad=True)
     torch.autograd.backward(x * 2, grad_variables=torch.ones(2))
@@ -122,10 +139,15 @@ def grad_variables_deprecated():
     "backward-api/grad-tensors-and-grad-variables",
     question="Why does backward fail with '`grad_tensors` and `grad_variables` (deprecated) arguments both passed'?",
     expect="The new name wins over the old one.",
-    outcome=Raises(
-        RuntimeError,
-        r"`grad_tensors` and `grad_variables` \(deprecated\) arguments both passed to `backward\(\)`",
-        warns=(Warned(FutureWarning, r"`grad_variables` is deprecated"),),
+    outcome=ByTorch(
+        {
+            "<2.7": Raises(
+                RuntimeError, _BOTH_PASSED, warns=(Warned(UserWarning, _VARIABLES_DEPRECATED),)
+            ),
+            ">=2.7": Raises(
+                RuntimeError, _BOTH_PASSED, warns=(Warned(FutureWarning, _VARIABLES_DEPRECATED),)
+            ),
+        }
     ),
     fix="backward-api/backward-with-gradient",
     see_also=("backward-api/grad-variables-deprecated",),
@@ -138,6 +160,9 @@ def grad_tensors_and_grad_variables():
 
     The check is on the Python side, in `torch.autograd.backward`, before the engine starts:
     nothing is computed and no `.grad` changes.
+
+    torch 2.2.2 warns with a `UserWarning` and quotes the names with `'`; the warning became a
+    `FutureWarning` (and the quotes backticks) between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     x = torch.ones(2, requires_grad=True)
     torch.autograd.backward(x * 2, grad_tensors=torch.ones(2), grad_variables=torch.ones(2))
@@ -146,9 +171,17 @@ def grad_tensors_and_grad_variables():
 @case(
     "backward-api/only-inputs-deprecated",
     question="Why does autograd.grad warn 'only_inputs argument is deprecated and is ignored now'?",
-    outcome=Returns(
-        {"returned": torch.tensor([2.0, 2.0]), "x.grad": None},
-        warns=(Warned(FutureWarning, r"only_inputs argument is deprecated and is ignored now"),),
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(
+                {"returned": torch.tensor([2.0, 2.0]), "x.grad": None},
+                warns=(Warned(UserWarning, _ONLY_INPUTS),),
+            ),
+            ">=2.7": Returns(
+                {"returned": torch.tensor([2.0, 2.0]), "x.grad": None},
+                warns=(Warned(FutureWarning, _ONLY_INPUTS),),
+            ),
+        }
     ),
     see_also=(_GRAD, "backward-api/backward-inputs-only"),
 )
@@ -158,6 +191,9 @@ def only_inputs_deprecated():
 
     Observed: the gradient is returned and `x.grad` stays `None`, whatever `only_inputs` says.
     To fill `.grad` of chosen leaves, use `backward(inputs=[...])`.
+
+    The warning is a `UserWarning` on torch 2.2.2 and a `FutureWarning` on 2.7.1 and later: the
+    category changed between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     x = torch.ones(2, requires_grad=True)
     (g,) = torch.autograd.grad((x * 2).sum(), x, only_inputs=False)
@@ -168,7 +204,14 @@ def only_inputs_deprecated():
     "backward-api/backward-inputs-mapping",
     question="Why does backward(inputs=...) fail with '`inputs` argument to `backward()` must be a dict, not mappingproxy'?",
     expect="Any mapping of names to tensors is accepted as inputs=.",
-    outcome=Raises(TypeError, r"`inputs` argument to `backward\(\)` must be a dict, not"),
+    outcome=ByTorch(
+        {
+            "<2.13": Raises(
+                RuntimeError, r"all inputs have to be Tensors or GradientEdges, but got str"
+            ),
+            ">=2.13": Raises(TypeError, r"`inputs` argument to `backward\(\)` must be a dict, not"),
+        }
+    ),
     fix="backward-api/backward-inputs-only",
     see_also=(_BACKWARD,),
 )
@@ -179,6 +222,11 @@ def backward_inputs_mapping():
     `OrderedDict` is refused too.
 
     Pass `list(mapping.values())` or `dict(mapping)`.
+
+    torch 2.2.2 and 2.7.1 have no such check: `backward` runs `tuple(inputs)` on anything that
+    is not a tensor or a `GradientEdge`, which for a mapping is the tuple of its *keys*, and the
+    engine refuses the first key, a `str` ("all inputs have to be Tensors or GradientEdges, but
+    got str", a `RuntimeError`). The type check appeared between 2.7.1 and 2.13.0, the recorded releases on either side.
     """
     x = torch.ones(3, requires_grad=True)
     (x * 2).sum().backward(inputs=types.MappingProxyType({"x": x}))

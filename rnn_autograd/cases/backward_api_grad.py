@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Raises, Returns, case
+from ..spec import ByTorch, Raises, Returns, case
 
 _GRAD = "https://pytorch.org/docs/stable/generated/torch.autograd.grad.html"
 _UNUSED = r"appears to not have been used in the graph\. Set allow_unused=True"
@@ -150,7 +150,12 @@ def input_gradient():
     "backward-api/grad-inputs-empty",
     question="Why does autograd.grad(loss, params) fail with '`inputs` argument to `grad()` cannot be empty'?",
     expect="autograd.grad with no inputs returns an empty tuple.",
-    outcome=Raises(RuntimeError, r"`inputs` argument to `grad\(\)` cannot be empty"),
+    outcome=ByTorch(
+        {
+            "<2.13": Raises(ValueError, r"grad requires non-empty inputs"),
+            ">=2.13": Raises(RuntimeError, r"`inputs` argument to `grad\(\)` cannot be empty"),
+        }
+    ),
     fix="backward-api/input-gradient",
     see_also=("backward-api/backward-inputs-empty",),
 )
@@ -162,6 +167,10 @@ def grad_inputs_empty():
     was already consumed (by an optimizer's constructor, or a first `list(...)`) yields nothing
     the second time. `grad` turns `inputs` into a tuple and checks its length. Keep the
     parameters in a list (`params = list(model.parameters())`) and pass that everywhere.
+
+    torch 2.2.2 and 2.7.1 refuse the same empty tuple later, in the engine's entry point, with a
+    `ValueError` ("grad requires non-empty inputs."); the check in Python with this message
+    appeared between 2.7.1 and 2.13.0, the recorded releases on either side.
     """
     model = torch.nn.Linear(2, 1)
     params = model.parameters()  # an iterator, consumed by the next line

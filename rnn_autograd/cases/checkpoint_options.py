@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.checkpoint import CheckpointError, checkpoint, checkpoint_sequential
 
-from ..spec import Raises, Returns, Warned, case
+from ..spec import ByTorch, Raises, Returns, Warned, case
 
 _DOCS = "https://pytorch.org/docs/stable/checkpoint.html"
 
@@ -55,7 +55,7 @@ def keyword_arguments_reentrant():
     question="Why does checkpoint fail with 'Passing `context_fn` or `debug` is only supported when use_reentrant=False'?",
     expect="debug=True works with either implementation.",
     outcome=Raises(
-        ValueError, r"Passing `context_fn` or `debug` is only supported when use_reentrant=False"
+        ValueError, r"Passing `context_fn`.*`debug`.* is only supported when use_reentrant=False"
     ),
     fix="checkpoint/keyword-arguments-non-reentrant",
     see_also=(_DOCS,),
@@ -66,7 +66,8 @@ def debug_with_reentrant():
 
     The check runs when `checkpoint` is called, before the function: with `use_reentrant=False`
     the same arguments are accepted, and `debug=True` then records the ops of both runs to
-    explain a mismatch.
+    explain a mismatch. (torch 2.14.1 adds `respect_saved_tensors_hooks` to the list the message
+    names; the fragment matches both wordings.)
     """
     checkpoint(lambda t: t.sin(), torch.ones(2, requires_grad=True), use_reentrant=True, debug=True)
 
@@ -159,14 +160,27 @@ def saved_tensors_read_twice():
 @case(
     "checkpoint/sequential-use-reentrant-not-passed",
     question="Why does checkpoint_sequential warn 'the use_reentrant parameter should be passed explicitly'?",
-    outcome=Returns(
-        {"first layer's weight.grad is set": True},
-        warns=(
-            Warned(
-                UserWarning,
-                r"torch\.utils\.checkpoint\.checkpoint_sequential: the use_reentrant parameter should be passed explicitly",
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(
+                {"first layer's weight.grad is set": True},
+                warns=(
+                    Warned(
+                        UserWarning,
+                        r"torch\.utils\.checkpoint\.checkpoint_sequential: please pass in use_reentrant=True or use_reentrant=False explicitly",
+                    ),
+                ),
             ),
-        ),
+            ">=2.7": Returns(
+                {"first layer's weight.grad is set": True},
+                warns=(
+                    Warned(
+                        UserWarning,
+                        r"torch\.utils\.checkpoint\.checkpoint_sequential: the use_reentrant parameter should be passed explicitly",
+                    ),
+                ),
+            ),
+        }
     ),
     see_also=("checkpoint/use-reentrant-not-passed",),
 )
@@ -178,6 +192,9 @@ def sequential_use_reentrant_not_passed():
     Without the argument it uses the reentrant variant, with its limits
     (`checkpoint/reentrant-needs-an-input-requiring-grad`); here the input requires grad, so the
     parameters still get gradients.
+
+    torch 2.2.2 words the warning "please pass in use_reentrant=True or use_reentrant=False
+    explicitly"; it was reworded between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Linear(3, 3))
     checkpoint_sequential(model, 2, torch.randn(2, 3, requires_grad=True)).sum().backward()
@@ -188,9 +205,17 @@ def sequential_use_reentrant_not_passed():
     "checkpoint/memory-budget-outside-compile",
     question="Why does region_activation_memory_budget fail with 'can only be used inside a torch.compile region'?",
     expect="The budget limits what eager autograd saves.",
-    outcome=Raises(
-        RuntimeError,
-        r"region_activation_memory_budget can only be used inside a torch\.compile region",
+    outcome=ByTorch(
+        {
+            "<2.13": Raises(
+                AttributeError,
+                r"module 'torch\.autograd\.graph' has no attribute 'region_activation_memory_budget'",
+            ),
+            ">=2.13": Raises(
+                RuntimeError,
+                r"region_activation_memory_budget can only be used inside a torch\.compile region",
+            ),
+        }
     ),
     fix="checkpoint/non-reentrant",
     see_also=(_DOCS,),
@@ -200,6 +225,9 @@ def memory_budget_outside_compile():
     decides what to recompute; eager autograd saves what each op's formula needs and has no
     partitioner, so the annotation is refused outside `torch.compile`. In eager mode, trade
     memory for compute with `checkpoint`.
+
+    `torch.autograd.graph.region_activation_memory_budget` does not exist in torch 2.2.2 or
+    2.7.1 (an `AttributeError`); it appeared between 2.7.1 and 2.13.0, the recorded releases on either side.
     """
     with torch.autograd.graph.region_activation_memory_budget(0.5):
         pass

@@ -5,23 +5,35 @@ from __future__ import annotations
 import torch
 from torch.utils.checkpoint import CheckpointError, checkpoint
 
-from ..spec import Raises, Returns, Warned, case
+from ..spec import ByTorch, Raises, Returns, Warned, case
 
 _DOCS = "https://pytorch.org/docs/stable/checkpoint.html"
 _NO_INPUT = r"None of the inputs have requires_grad=True\. Gradients will be None"
+# torch 2.2.2's wording of the use_reentrant warning (checkpoint and checkpoint_sequential).
+_PLEASE_PASS = r"{where}: please pass in use_reentrant=True or use_reentrant=False explicitly"
 
 
 @case(
     "checkpoint/use-reentrant-not-passed",
     question="Why does checkpoint() warn 'the use_reentrant parameter should be passed explicitly'?",
-    outcome=Returns(
-        {"x.grad": torch.tensor([2.0, 2.0])},
-        warns=(
-            Warned(
-                UserWarning,
-                r"torch\.utils\.checkpoint: the use_reentrant parameter should be passed explicitly",
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(
+                {"x.grad": torch.tensor([2.0, 2.0])},
+                warns=(
+                    Warned(UserWarning, _PLEASE_PASS.format(where=r"torch\.utils\.checkpoint")),
+                ),
             ),
-        ),
+            ">=2.7": Returns(
+                {"x.grad": torch.tensor([2.0, 2.0])},
+                warns=(
+                    Warned(
+                        UserWarning,
+                        r"torch\.utils\.checkpoint: the use_reentrant parameter should be passed explicitly",
+                    ),
+                ),
+            ),
+        }
     ),
     see_also=("checkpoint/non-reentrant", _DOCS),
 )
@@ -34,6 +46,9 @@ def use_reentrant_not_passed():
     (`checkpoint/reentrant-needs-an-input-requiring-grad`, `checkpoint/reentrant-with-autograd-grad`)
     appear with parameters inside the function and with `autograd.grad`. Pass
     `use_reentrant=False`, the recommended one.
+
+    torch 2.2.2 warns the same, in other words ("please pass in use_reentrant=True or
+    use_reentrant=False explicitly"); the wording changed between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     checkpoint(lambda t: t * 2, x).sum().backward()
@@ -97,9 +112,17 @@ def non_reentrant():
     "checkpoint/reentrant-with-autograd-grad",
     question="Why does autograd.grad through a checkpoint fail with 'When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad()'?",
     expect="autograd.grad works through a checkpointed layer as through any other.",
-    outcome=Raises(
-        RuntimeError,
-        r"When use_reentrant=True, torch\.utils\.checkpoint is incompatible with \.grad\(\)",
+    outcome=ByTorch(
+        {
+            "<2.7": Raises(
+                RuntimeError,
+                r"Checkpointing is not compatible with \.grad\(\) or when an `inputs` parameter is passed",
+            ),
+            ">=2.7": Raises(
+                RuntimeError,
+                r"When use_reentrant=True, torch\.utils\.checkpoint is incompatible with \.grad\(\)",
+            ),
+        }
     ),
     fix="checkpoint/non-reentrant",
     see_also=(_DOCS,),
@@ -112,6 +135,10 @@ def reentrant_with_autograd_grad():
 
     `CheckpointFunction.backward` checks that the engine is running a plain backward before
     recomputing. The non-reentrant variant has no inner backward and works with both.
+
+    torch 2.2.2 refuses the same combination with another message ("Checkpointing is not
+    compatible with .grad() or when an `inputs` parameter is passed to .backward()"); it was
+    reworded between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     layer = torch.nn.Linear(3, 2)
     x = torch.randn(4, 3, requires_grad=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..spec import Raises, Returns, case
+from ..spec import ByTorch, Raises, Returns, case
 from ._ddp import (
     TemperedRNN,
     TinyRNN,
@@ -105,12 +105,17 @@ def inplace_parameter_after_step(rank, world_size):
 @case(
     "ddp/buffer-broadcast-at-forward",
     question="What does DDP do to a buffer that one rank changed, and does that bump its version?",
-    outcome=Returns(
+    outcome=ByTorch(
         {
-            "temperature on ranks 0, 1 before the forward": [2.0, 3.0],
-            "temperature on ranks 0, 1 after the forward": [2.0, 2.0],
-            "rank 1's version bumped by the broadcast": False,
-            "with forward_sync_buffers=False, after the forward": [2.0, 3.0],
+            "<2.13": Raises(TypeError, r"unexpected keyword argument 'forward_sync_buffers'"),
+            ">=2.13": Returns(
+                {
+                    "temperature on ranks 0, 1 before the forward": [2.0, 3.0],
+                    "temperature on ranks 0, 1 after the forward": [2.0, 2.0],
+                    "rank 1's version bumped by the broadcast": False,
+                    "with forward_sync_buffers=False, after the forward": [2.0, 3.0],
+                }
+            ),
         }
     ),
     see_also=(_DDP_API, "ddp/inplace-parameter-before-backward"),
@@ -128,6 +133,10 @@ def buffer_broadcast_at_forward(rank, world_size):
     stays as it was, and a graph that saved the buffer in an earlier forward would not notice
     the write. A change *you* make in place between forward and backward still bumps the version and
     fails as in one process (`ddp/inplace-parameter-before-backward`).
+
+    `forward_sync_buffers` does not exist in torch 2.2.2 or 2.7.1: their DDP constructor
+    refuses the keyword (a `TypeError`), and `broadcast_buffers=False` is the way to keep each
+    rank's buffers there. The argument appeared between 2.7.1 and 2.13.0, the recorded releases on either side.
     """
     seen = {}
     for broadcast in (True, False):

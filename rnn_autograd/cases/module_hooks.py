@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Raises, Returns, Warned, case
+from ..spec import ByTorch, Raises, Returns, Warned, case
 
 _FULL = "https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.register_full_backward_hook"
+_MULTIPLE_NODES = (
+    r"Using a non-full backward hook when the forward contains multiple autograd Nodes"
+)
+_TANH_ONLY = {"grad_input seen by the legacy hook": ["the Tanh node's input only"]}
 
 
 @case(
@@ -131,14 +135,11 @@ def mixed_backward_hooks():
 @case(
     "modules/legacy-backward-hook-warns",
     question="Why does register_backward_hook warn 'Using a non-full backward hook when the forward contains multiple autograd Nodes is deprecated'?",
-    outcome=Returns(
-        {"grad_input seen by the legacy hook": ["the Tanh node's input only"]},
-        warns=(
-            Warned(
-                FutureWarning,
-                r"Using a non-full backward hook when the forward contains multiple autograd Nodes",
-            ),
-        ),
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(_TANH_ONLY, warns=(Warned(UserWarning, _MULTIPLE_NODES),)),
+            ">=2.7": Returns(_TANH_ONLY, warns=(Warned(FutureWarning, _MULTIPLE_NODES),)),
+        }
     ),
     see_also=("modules/mixed-backward-hooks", _FULL),
 )
@@ -151,6 +152,9 @@ def legacy_backward_hook_warns():
     sits on `TanhBackward0`, so its `grad_input` holds one tensor, the gradient with respect to
     the *Tanh's* input, not to the Sequential's input or the Linear's parameters.
     `register_full_backward_hook` computes the gradients with respect to the module's own inputs.
+
+    The warning is a `UserWarning` on torch 2.2.2 and a `FutureWarning` on 2.7.1 and later: the
+    category changed between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
     seq = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh())
     seen = []
@@ -162,14 +166,19 @@ def legacy_backward_hook_warns():
 @case(
     "modules/full-backward-hook-without-input-grad",
     question="Why does a full backward hook warn 'Full backward hook is firing when gradients are computed with respect to module outputs since no inputs require gradients'?",
-    outcome=Returns(
-        {"grad_input": [None], "grad_output shapes": [(2, 2)]},
-        warns=(
-            Warned(
-                UserWarning,
-                r"Full backward hook is firing when gradients are computed with respect to module outputs",
+    outcome=ByTorch(
+        {
+            "<2.13": Returns({"grad_input": [None], "grad_output shapes": [(2, 2)]}),
+            ">=2.13": Returns(
+                {"grad_input": [None], "grad_output shapes": [(2, 2)]},
+                warns=(
+                    Warned(
+                        UserWarning,
+                        r"Full backward hook is firing when gradients are computed with respect to module outputs",
+                    ),
+                ),
             ),
-        ),
+        }
     ),
     see_also=("modules/full-backward-hook-out-of-place",),
 )
@@ -183,6 +192,9 @@ def full_backward_hook_without_input_grad():
     calls the hook from the output side with `grad_input = (None,)`. Returning a tensor from the
     hook in that situation is an error. The warning is harmless for logging hooks; it is a sign
     of a bug if the hook was meant to change the input gradient.
+
+    torch 2.2.2 and 2.7.1 call the hook the same way, with `grad_input = (None,)`, but silently:
+    the warning appeared between 2.7.1 and 2.13.0, the recorded releases on either side.
     """
     layer = torch.nn.Linear(3, 2)
     seen = {}

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from ..spec import Raises, Returns, Warned, case
+from ..spec import ByTorch, Raises, Returns, Warned, case
 
 _MODULE = "https://pytorch.org/docs/stable/generated/torch.nn.Module.html"
+_RETURN_NONE = (
+    r"Backward hook for Modules where no input requires gradient should always return None"
+)
+_NON_FULL_ON_LIST = (
+    r"Using non-full backward hooks on a Module that does not return a single Tensor or a tuple "
+    r"of Tensors is deprecated"
+)
 
 
 @case(
@@ -34,15 +41,20 @@ def backward_pre_hook_wrong_count():
     "modules/backward-hook-replaces-missing-input-grad",
     question="Why does a full backward hook fail with 'Backward hook for Modules where no input requires gradient should always return None'?",
     expect="The hook can still supply the input gradient the engine did not compute.",
-    outcome=Raises(
-        RuntimeError,
-        r"Backward hook for Modules where no input requires gradient should always return None",
-        warns=(
-            Warned(
-                UserWarning,
-                r"Full backward hook is firing when gradients are computed with respect to module outputs",
+    outcome=ByTorch(
+        {
+            "<2.13": Raises(RuntimeError, _RETURN_NONE),
+            ">=2.13": Raises(
+                RuntimeError,
+                _RETURN_NONE,
+                warns=(
+                    Warned(
+                        UserWarning,
+                        r"Full backward hook is firing when gradients are computed with respect to module outputs",
+                    ),
+                ),
             ),
-        ),
+        }
     ),
     fix="modules/full-backward-hook-out-of-place",
     see_also=("modules/full-backward-hook-without-input-grad",),
@@ -51,6 +63,9 @@ def backward_hook_replaces_missing_input_grad():
     """When no input requires grad, the hook fires from the output side with `grad_input` all
     `None` (`modules/full-backward-hook-without-input-grad`); there is no edge to send a
     replacement along, so returning a tensor is an error.
+
+    torch 2.2.2 and 2.7.1 raise the same error without the warning before it: the warning that
+    the hook fires on the outputs appeared between 2.7.1 and 2.13.0, the recorded releases on either side.
     """
     layer = torch.nn.Linear(3, 2)
     layer.register_full_backward_hook(lambda m, gi, go: (torch.ones(4, 3),))
@@ -94,14 +109,15 @@ def full_backward_hook_on_dict_output():
 @case(
     "modules/legacy-backward-hook-on-list-output",
     question="Why does register_backward_hook warn 'Using non-full backward hooks on a Module that does not return a single Tensor or a tuple of Tensors is deprecated'?",
-    outcome=Returns(
-        {"x.grad is set": True},
-        warns=(
-            Warned(
-                FutureWarning,
-                r"Using non-full backward hooks on a Module that does not return a single Tensor or a tuple of Tensors is deprecated",
+    outcome=ByTorch(
+        {
+            "<2.7": Returns(
+                {"x.grad is set": True}, warns=(Warned(UserWarning, _NON_FULL_ON_LIST),)
             ),
-        ),
+            ">=2.7": Returns(
+                {"x.grad is set": True}, warns=(Warned(FutureWarning, _NON_FULL_ON_LIST),)
+            ),
+        }
     ),
     see_also=("modules/legacy-backward-hook-warns",),
 )
@@ -111,6 +127,9 @@ def legacy_backward_hook_on_list_output():
     deprecated (its behaviour was never well defined).
 
     Use `register_full_backward_hook` and return a tensor or a tuple.
+
+    The warning is a `UserWarning` on torch 2.2.2 and a `FutureWarning` on 2.7.1 and later: the
+    category changed between 2.2.2 and 2.7.1, the recorded releases on either side.
     """
 
     class Pair(torch.nn.Module):
