@@ -100,8 +100,13 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.bar(
             xs,
             [rows[n]["perplexity"] for n in names],
+            # the spread over seeds (sample standard deviation), where there are several
+            yerr=[
+                (rows[n].get("summary", {}).get("perplexity") or {}).get("sd") or 0 for n in names
+            ],
+            capsize=4,
             color=[colour.get(n, "tab:gray") for n in names],
-            label="held-out",
+            label="held-out (mean ± sd over seeds)",
         )
         ax.scatter(
             xs,
