@@ -27,7 +27,7 @@ def _mean_sd(row: dict, metric: str) -> str:
     s = row.get("summary", {}).get(metric)
     if s is None or s["sd"] is None:
         return f"{row[metric]:.3f}"
-    return f"{s['mean']:.3f} ± {s['sd']:.3f}"
+    return f"{s['mean']:.3f}\u00a0±\u00a0{s['sd']:.3f}"  # one line in a cell
 
 
 def _learn_rows(section: dict, extra: list[str]) -> list[list[str]]:
