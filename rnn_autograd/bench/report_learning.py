@@ -163,9 +163,12 @@ def recall_section(results: dict, title: str) -> list[str]:
         "",
     ]
     out += _limits_lines(lim, rec)
+    # two narrow tables rather than one of eight columns, whose cells wrapped on the page
+    rows = _learn_rows(rec, ["spans_delay", "recall_accuracy"])
+    out += table(LEARN_COLUMNS[:4], [r[:4] for r in rows])
     out += table(
-        [*LEARN_COLUMNS, "backward reaches the key for", "recall accuracy"],
-        _learn_rows(rec, ["spans_delay", "recall_accuracy"]),
+        [LEARN_COLUMNS[0], *LEARN_COLUMNS[4:], "backward reaches the key for", "recall accuracy"],
+        [[r[0], *r[4:]] for r in rows],
     )
     out += significance_lines(rec)
     return out
