@@ -9,6 +9,7 @@ import pytest
 from rnn_autograd.bench import preset
 from rnn_autograd.bench.config import PRESETS, BenchConfig
 from rnn_autograd.bench.report_learning import _seeds_line, significance_lines
+from rnn_autograd.bench.report_significance import time_ratio_lines, window_slope_lines
 from rnn_autograd.bench.seeds import over_seeds
 from rnn_autograd.bench.stats import (
     compare,
@@ -119,9 +120,54 @@ def test_the_sentences_follow_the_tests():
 def test_the_docs_preset_is_tiny_over_several_seeds():
     docs, tiny = preset("docs"), preset("tiny")
     assert docs.seeds >= 3 and tiny.seeds == 1
-    assert {k: v for k, v in docs.to_dict().items() if k not in ("preset", "seeds")} == {
-        k: v for k, v in tiny.to_dict().items() if k not in ("preset", "seeds")
+    own = {"preset", "seeds", "repeats"}
+    assert docs.repeats >= 3
+    assert {k: v for k, v in docs.to_dict().items() if k not in own} == {
+        k: v for k, v in tiny.to_dict().items() if k not in own
     }
-    assert set(PRESETS["docs"]) == {"seeds"}
+    assert set(PRESETS["docs"]) == own - {"preset"}
     with pytest.raises(UsageError, match="seeds"):
         preset("tiny", seeds=0)
+
+
+def _cost(ratios: dict[str, list[float]]) -> dict:
+    n = len(next(iter(ratios.values())))
+    summary = {k: {"time_ratio_to_fresh": {"values": v}} for k, v in ratios.items()}
+    return {"repeats": n, "summary": summary}
+
+
+def test_time_ratio_lines_call_a_strategy_slower_only_when_every_repeat_agrees_closely():
+    cost = _cost(
+        {
+            "fresh": [1.0, 1.0, 1.0, 1.0],
+            "window:4": [0.70, 0.72, 0.69, 0.71],  # faster in every repeat, closely
+            "detach": [0.95, 1.06, 1.01, 0.97],  # both sides of 1
+        }
+    )
+    lines = [x for x in time_ratio_lines(cost) if x.startswith("- ")]
+    (w,) = [x for x in lines if "`window:4`" in x]
+    assert "**faster** than `fresh`, significant" in w
+    assert "× 0.70" in w
+    (d,) = [x for x in lines if "`detach`" in x]
+    assert "not distinguishable from `fresh` over 4 repeats" in d
+    one = time_ratio_lines(_cost({"fresh": [1.0], "detach": [0.9]}))
+    assert one[0].startswith("One repeat")
+
+
+def _sweep(times: dict[int, list[float]]) -> dict:
+    return {
+        "rows": {
+            f"window:{k}": {"window": k, "time_per_batch_s": {"values": v}}
+            for k, v in times.items()
+        }
+    }
+
+
+def test_the_window_slope_is_called_a_trend_only_when_the_repeats_agree():
+    falls = _sweep({1: [1.00, 1.02, 0.99], 2: [0.80, 0.83, 0.79], 4: [0.60, 0.61, 0.58]})
+    (line, _) = window_slope_lines(falls)
+    assert "time per batch **falls** with the window here, significantly" in line
+    noisy = _sweep({1: [1.0, 0.7, 1.2], 2: [0.8, 1.3, 0.9], 4: [1.3, 0.6, 1.1]})
+    (line, _) = window_slope_lines(noisy)
+    assert "no trend distinguishable from flat over 3 repeats" in line
+    assert window_slope_lines(_sweep({1: [1.0], 2: [0.9]}))[0].startswith("One repeat")

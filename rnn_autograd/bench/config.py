@@ -94,9 +94,10 @@ PRESETS: dict[str, dict] = {
         batching_runs=200,
         batching_epochs=2,
     ),
-    # the docs build runs this one: tiny's sizes, the learning sections (3, 4) over 4 seeds, so
-    # that the page can say which differences hold (paired t-tests, rnn_autograd.bench.stats)
-    "docs": dict(seeds=4),
+    # the docs build runs this one: tiny's sizes, the learning sections (3, 4) over 4 seeds and
+    # the cost over 4 repeats, so that the page can say which differences hold (t-tests,
+    # rnn_autograd.bench.stats)
+    "docs": dict(seeds=4, repeats=4),
     # `rnn-autograd bench --quick`: under a minute on two cores
     "quick": dict(),
     # the default of `rnn-autograd bench`: the notebook's sizes, minutes

@@ -12,6 +12,7 @@ from pathlib import Path
 from .charts import CHARTS, write_charts
 from .markdown import table as _table
 from .report_learning import learn_section, recall_section
+from .report_significance import time_ratio_lines, window_slope_lines
 
 __all__ = ["CHARTS", "SECTIONS", "render_report", "write_report"]
 
@@ -81,6 +82,7 @@ def _cost_section(results: dict) -> list[str]:
         ],
         rows,
     )
+    out += time_ratio_lines(cost)
     return out
 
 
@@ -114,10 +116,11 @@ def _window_section(results: dict) -> list[str]:
         "alive. What a window does *less* often is everything done once per optimizer period: "
         "`window:K` calls backward once over K batches' losses and takes one optimizer step "
         "(with its `zero_grad`) per K batches, where `detach` does both every batch. Those "
-        "fixed costs are divided by K, which is why time per batch falls as the window grows, "
-        "most where a batch is small and they are a large part of its time; read the slope "
-        "against the spread of the times.",
+        "fixed costs are divided by K, which pulls time per batch down as the window grows, "
+        "most where a batch is small and they are a large part of its time; whether that shows "
+        "against the spread of the times is for the test below to say.",
         "",
+        *window_slope_lines(sweep),
         "![cost against window](cost_vs_window.png)",
         "",
     ]

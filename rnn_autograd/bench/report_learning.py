@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from .markdown import table
 
-__all__ = ["LEARN_COLUMNS", "learn_section", "recall_section", "significance_lines"]
+__all__ = [
+    "LEARN_COLUMNS",
+    "learn_section",
+    "recall_section",
+    "significance_lines",
+]
 
 # The columns every learned-perplexity table shares (counting sequence and delayed recall).
 LEARN_COLUMNS = [
@@ -72,7 +77,7 @@ def significance_lines(section: dict, alpha: float = 0.05) -> list[str]:
         return []
     out = [
         f"Which differences hold: a paired t-test over the {n} seeds (two-sided, the per-seed "
-        f"differences against zero, {n - 1} degrees of freedom), p-values adjusted by Holm's "
+        f"differences against zero, {_dof(n - 1)}), p-values adjusted by Holm's "
         f"method over the pairs of each figure, significant where the adjusted p < {alpha}. "
         "The ± is the half-width of the 95% t interval of the mean difference, not adjusted: "
         "an interval can exclude zero where the adjusted test does not call the difference "
@@ -172,3 +177,7 @@ def recall_section(results: dict, title: str) -> list[str]:
     )
     out += significance_lines(rec)
     return out
+
+
+def _dof(k: int) -> str:
+    return f"{k} degree{'' if k == 1 else 's'} of freedom"
