@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--preset",
         choices=("tiny", "docs", "quick", "full"),
         default=None,
-        help="sizes (default: full; docs: tiny's sizes over 4 seeds, as the docs page)",
+        # no numbers here: importing the presets would load torch to print the help
+        help="sizes (default: full; docs: tiny's sizes over several seeds and repeats, as the "
+        "docs page)",
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--seed", type=seed, default=0)
