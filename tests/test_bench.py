@@ -28,6 +28,7 @@ def results():
         "tiny",
         quiet=True,
         repeats=1,
+        seeds=2,
         strategies=("fresh", "detach", "window:2", "tbptt:10,20"),
         cost_batches=6,
         windows=WINDOWS,
@@ -238,3 +239,17 @@ def test_a_bad_argument_is_one_line_on_stderr_and_exit_status_2(argv, fragment, 
     assert fragment in err
     assert err.count("\n") == 1
     assert not (tmp_path / "results.json").exists()
+
+
+def test_the_learning_sections_run_once_per_seed_and_report_mean_and_tests(results, outputs):
+    for key in ("learning", "recall"):
+        section = results[key]
+        assert section["seeds"] == [0, 2]
+        for row in section["rows"].values():
+            values = row["per_seed"]["perplexity"]
+            assert len(values) == 2
+            assert row["perplexity"] == pytest.approx(sum(values) / 2)
+        assert section["comparisons"]["perplexity"]
+    report = (outputs / "report.md").read_text(encoding="utf-8")
+    assert "paired t-test over the 2 seeds" in report
+    assert " ± " in report

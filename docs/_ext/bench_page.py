@@ -1,7 +1,8 @@
 """``{bench-report}``: the strategy benchmark run at build time, its report put on the page.
 
-The directive runs ``rnn_autograd.bench.run_bench`` with a preset (``tiny`` by default: a few
-seconds per section), writes the report and charts with
+The directive runs ``rnn_autograd.bench.run_bench`` with a preset (``docs`` by default: the
+``tiny`` sizes, the learning sections over several seeds and the cost over several repeats, so
+that the report can test its differences), writes the report and charts with
 ``rnn_autograd.bench.report.write_report`` and ``results.json`` with ``write_results`` into
 ``_generated/bench/``, and parses the report (MyST markdown) into the page, its headings
 becoming sections, its charts images. The report states the machine and the torch version it
@@ -46,7 +47,7 @@ class BenchReport(SphinxDirective):
         from rnn_autograd.bench import preset, run_bench, write_results
         from rnn_autograd.bench.report import write_report
 
-        config = preset(self.options.get("preset", "tiny"), quiet=True)
+        config = preset(self.options.get("preset", "docs"), quiet=True)
         out_dir = Path(self.env.app.srcdir) / GENERATED
         try:
             results = run_bench(config)

@@ -45,6 +45,7 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
     """The three PNG charts; returns their paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
     from matplotlib.ticker import ScalarFormatter
 
     out_dir = Path(out_dir)
@@ -88,7 +89,7 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
     ax2.legend()
     save(fig, CHARTS[0])
 
-    fig = Figure(figsize=(10, 4))
+    fig = Figure(figsize=(10, 4.6))
     axes = fig.subplots(1, 2)
     for ax, key, title in (
         (axes[0], "learning", "Counting sequence"),
@@ -100,8 +101,12 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.bar(
             xs,
             [rows[n]["perplexity"] for n in names],
+            # the spread over seeds (sample standard deviation), where there are several
+            yerr=[
+                (rows[n].get("summary", {}).get("perplexity") or {}).get("sd") or 0 for n in names
+            ],
+            capsize=4,
             color=[colour.get(n, "tab:gray") for n in names],
-            label="held-out",
         )
         ax.scatter(
             xs,
@@ -116,7 +121,17 @@ def write_charts(results: dict, out_dir: Path) -> list[Path]:
         ax.set_xticks(list(xs), names, rotation=30, ha="right")
         ax.set(ylabel="perplexity", title=title)
         ax.set_ylim(bottom=1)
-        ax.legend()
+        # below the strategy names: inside the axes it covered a bar, which reach the bottom
+        # a grey patch for the bars: each bar has its strategy's colour, none stands for all
+        handles, _ = ax.get_legend_handles_labels()
+        bars = Patch(facecolor="lightgray", edgecolor="k", label="held-out (mean ± sd over seeds)")
+        ax.legend(
+            handles=[bars, *handles],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.3),
+            ncol=2,
+            fontsize=9,
+        )
     save(fig, CHARTS[1])
 
     # One panel under the other, the width of a page's column: side by side at 15 inches, the

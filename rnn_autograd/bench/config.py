@@ -46,6 +46,7 @@ class BenchConfig:
     device: str = "cpu"
     threads: int | None = 1  # torch threads while benchmarking (None: leave as is)
     seed: int = 0
+    seeds: int = 1  # the learning sections (3, 4) run once per seed: mean, spread, tests
     # 1-2: cost
     cost_batches: int = 32  # measured batches per strategy and repeat (after one warm-up pass)
     windows: tuple[int, ...] = (1, 2, 4, 8)
@@ -93,6 +94,10 @@ PRESETS: dict[str, dict] = {
         batching_runs=200,
         batching_epochs=2,
     ),
+    # the docs build runs this one: tiny's sizes, the learning sections (3, 4) over 4 seeds and
+    # the cost over 4 repeats, so that the page can say which differences hold (t-tests,
+    # rnn_autograd.bench.stats)
+    "docs": dict(seeds=4, repeats=4),
     # `rnn-autograd bench --quick`: under a minute on two cores
     "quick": dict(),
     # the default of `rnn-autograd bench`: the notebook's sizes, minutes
@@ -138,7 +143,8 @@ def preset(name: str, **overrides) -> BenchConfig:
         close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UsageError(f"preset() has no setting {unknown[0]!r}{hint}; see BenchConfig's fields")
-    config = replace(BenchConfig(preset=name), **PRESETS[name])
+    base = PRESETS["tiny"] if name == "docs" else {}  # docs: tiny's sizes, with its own seeds
+    config = replace(BenchConfig(preset=name), **{**base, **PRESETS[name]})
     config = replace(config, **overrides)
     check_config(config)
     return config
@@ -146,6 +152,7 @@ def preset(name: str, **overrides) -> BenchConfig:
 
 _POSITIVE_INTS = [
     "repeats",
+    "seeds",
     "num_hiddens",
     "batch_size",
     "num_steps",
@@ -178,6 +185,11 @@ def check_config(config: BenchConfig) -> None:
     for name in _POSITIVE_INTS:
         check_int(getattr(config, name), name)
     check_int(config.seed, "seed", lo=0, hi=SEED_MAX)
+    check_int(config.seeds, "seeds", lo=1, hi=100)
+    if config.seed + 2 * config.seeds > SEED_MAX:  # seeds run at seed, seed + 2, ... (+1 held out)
+        raise UsageError(
+            f"seed {config.seed} leaves no room for {config.seeds} seeds; use a smaller seed"
+        )
     if config.threads is not None:
         check_int(config.threads, "threads", lo=1, hi=cpu_threads())
     if config.max_chars is not None:

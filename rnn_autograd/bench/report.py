@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .charts import CHARTS, write_charts
+from .markdown import table as _table
+from .report_learning import learn_section, recall_section
+from .report_significance import time_ratio_lines, window_slope_lines
 
 __all__ = ["CHARTS", "SECTIONS", "render_report", "write_report"]
 
@@ -22,16 +25,6 @@ SECTIONS = (
     "Overlapping windows against sequential partitioning",
     "How to read these figures",
 )
-
-# The columns every learned-perplexity table shares (counting sequence and delayed recall).
-LEARN_COLUMNS = [
-    "strategy",
-    "held-out perplexity",
-    "limit (context)",
-    "ppl / limit",
-    "accuracy",
-    "accuracy limit",
-]
 
 
 def _ms(seconds: float) -> str:
@@ -48,12 +41,6 @@ def _mib(nbytes: float | None) -> str:
 
 def _spread(stats: dict, fmt=lambda v: f"{v:.2f}") -> str:
     return f"{fmt(stats['median'])} [{fmt(stats['min'])}, {fmt(stats['max'])}]"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def _cost_section(results: dict) -> list[str]:
@@ -95,6 +82,7 @@ def _cost_section(results: dict) -> list[str]:
         ],
         rows,
     )
+    out += time_ratio_lines(cost)
     return out
 
 
@@ -128,105 +116,14 @@ def _window_section(results: dict) -> list[str]:
         "alive. What a window does *less* often is everything done once per optimizer period: "
         "`window:K` calls backward once over K batches' losses and takes one optimizer step "
         "(with its `zero_grad`) per K batches, where `detach` does both every batch. Those "
-        "fixed costs are divided by K, which is why time per batch falls as the window grows, "
-        "most where a batch is small and they are a large part of its time; read the slope "
-        "against the spread of the times.",
+        "fixed costs are divided by K, which pulls time per batch down as the window grows, "
+        "most where a batch is small and they are a large part of its time; whether that shows "
+        "against the spread of the times is for the test below to say.",
         "",
+        *window_slope_lines(sweep),
         "![cost against window](cost_vs_window.png)",
         "",
     ]
-    return out
-
-
-def _learn_rows(section: dict, extra: list[str]) -> list[list[str]]:
-    rows = []
-    for name, r in section["rows"].items():
-        limit = r["limit_perplexity"]
-        row = [
-            f"`{name}`",
-            f"{r['perplexity']:.3f}",
-            f"{limit:.3f} ({r['limit_context']})" if limit else "n/a",
-            f"{r['perplexity'] / limit:.3f}" if limit else "n/a",
-            f"{r['accuracy']:.3f}",
-            f"{r['limit_accuracy']:.3f}" if limit else "n/a",
-        ]
-        rows.append(row + [r[k] if isinstance(r[k], str) else f"{r[k]:.3f}" for k in extra])
-    return rows
-
-
-def _limits_lines(lim: dict, section: dict) -> list[str]:
-    return [
-        f"Limits (exact, Bayes-optimal): carried (entropy rate) "
-        f"**{lim['carried']['perplexity']:.4f}** (accuracy {lim['carried']['accuracy']:.4f}); "
-        f"fresh every {section['num_steps']} tokens **{lim['fresh']['perplexity']:.4f}** "
-        f"(accuracy {lim['fresh']['accuracy']:.4f}). A carried strategy is evaluated on "
-        f"held-out rows of {section['heldout_row_tokens']} tokens, each read from zeros and "
-        f"carried to its end: its limit as evaluated is "
-        f"**{lim['heldout_rows']['perplexity']:.4f}** (accuracy "
-        f"{lim['heldout_rows']['accuracy']:.4f}), the one in the table.",
-        "",
-    ]
-
-
-def _learn_section(results: dict) -> list[str]:
-    learn = results["learning"]
-    lim = learn["limits"]
-    data = results["config"]["data"]
-    source = "The notebook's counting sequence" if data == "seed" else f"The text file `{data}`"
-    out = [
-        f"## {SECTIONS[2]}",
-        "",
-        f"{source}, sequential partitioning, batch size "
-        f"{learn['batch_size']}, num_steps {learn['num_steps']}, the same budget of "
-        f"{learn['token_budget']} training tokens for every strategy; held-out figures on "
-        f"{learn['heldout_tokens']} unseen tokens, evaluated with the strategy's own context "
-        "(a state carried across held-out batches, or a fresh one per batch for `fresh`).",
-        "",
-    ]
-    if lim:
-        out += _limits_lines(lim, learn)
-    else:
-        out += ["No exact limit is known for real text: the limit columns read n/a.", ""]
-    out += _table(
-        LEARN_COLUMNS,
-        _learn_rows(learn, []),
-    )
-    out += [
-        "![perplexity against limit](perplexity_vs_limit.png)",
-        "",
-        "![learning curves](learning_curves.png)",
-        "",
-    ]
-    return out
-
-
-def _recall_section(results: dict) -> list[str]:
-    rec = results["recall"]
-    lim = rec["limits"]
-    out = [
-        f"## {SECTIONS[3]}",
-        "",
-        f"Delayed recall: each episode is a key (one of {rec['num_keys']}), "
-        f"{rec['delay'] - 1} clock tokens, and the key again, {rec['delay']} steps after it "
-        f"(`rnn_autograd.bench.tasks`); num_steps {rec['num_steps']} < delay {rec['delay']}; "
-        f"a {rec['cell']} cell, learning rate {rec['lr']}, {rec['token_budget']} training "
-        f"tokens for every strategy. "
-        f"Recall accuracy is on the recall targets only: chance is {1 / rec['num_keys']:.3f}, "
-        "remembering gives 1. The limit is what a predictor with the row's context could "
-        "reach; a strategy can learn the recall only for the recalls its backward reaches the "
-        "key of (the column *backward reaches the key for*), so a row with 0% there stands "
-        "above a carried limit it has no gradient to approach.",
-        "",
-    ]
-    out += _limits_lines(lim, rec)
-    out += _table(
-        [
-            *LEARN_COLUMNS,
-            "backward reaches the key for",
-            "recall accuracy",
-        ],
-        _learn_rows(rec, ["spans_delay", "recall_accuracy"]),
-    )
     return out
 
 
@@ -338,8 +235,8 @@ def render_report(results: dict) -> str:
     body = (
         _cost_section(results)
         + _window_section(results)
-        + _learn_section(results)
-        + _recall_section(results)
+        + learn_section(results, SECTIONS[2])
+        + recall_section(results, SECTIONS[3])
         + _batching_section(results)
         + _reading_section(results)
     )

@@ -42,6 +42,7 @@ from ..pipeline.outputs import check_output_dir, write_json
 from .config import BenchConfig
 from .cost import cost_section, validate, window_section
 from .learning import batching_section, learning_section, recall_section
+from .seeds import over_seeds
 
 __all__ = ["machine_info", "run_bench", "write_results"]
 
@@ -85,8 +86,8 @@ def run_bench(config: BenchConfig) -> dict:
         steps = [
             ("cost", cost_section),
             ("window_sweep", window_section),
-            ("learning", learning_section),
-            ("recall", recall_section),
+            ("learning", _learning_over_seeds),
+            ("recall", _recall_over_seeds),
             ("batching", batching_section),
         ]
         for key, run in steps:
@@ -98,6 +99,16 @@ def run_bench(config: BenchConfig) -> dict:
     finally:
         torch.set_num_threads(threads_before)
     return results
+
+
+def _learning_over_seeds(config: BenchConfig) -> dict:
+    metrics = ("perplexity", "cross_entropy_nats", "accuracy")
+    return over_seeds(learning_section, config, metrics, compared=("perplexity",))
+
+
+def _recall_over_seeds(config: BenchConfig) -> dict:
+    metrics = ("perplexity", "cross_entropy_nats", "accuracy", "recall_accuracy")
+    return over_seeds(recall_section, config, metrics, compared=("perplexity", "recall_accuracy"))
 
 
 def write_results(results: dict, out_dir: str | Path) -> Path:

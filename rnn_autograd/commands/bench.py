@@ -43,10 +43,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--quick", action="store_true", help="small sizes: under a minute on two cores"
     )
     size.add_argument(
-        "--preset", choices=("tiny", "quick", "full"), default=None, help="sizes (default: full)"
+        "--preset",
+        choices=("tiny", "docs", "quick", "full"),
+        default=None,
+        # no numbers here: importing the presets would load torch to print the help
+        help="sizes (default: full; docs: tiny's sizes over several seeds and repeats, as the "
+        "docs page)",
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     p.add_argument("--seed", type=seed, default=0)
+    p.add_argument(
+        "--seeds",
+        type=whole(1, 100),
+        help="run the learning sections once per seed (default: the preset's); mean, spread "
+        "and paired t-tests between strategies over them",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_bench)
 
@@ -79,6 +90,8 @@ def _bench(args: argparse.Namespace) -> int:
         if (out / file).is_dir():
             raise UsageError(f"--out {str(out)!r}: {out / file} is a folder; choose another --out")
     overrides: dict = {"seed": args.seed, "device": args.device, "quiet": args.quiet}
+    if args.seeds is not None:
+        overrides["seeds"] = args.seeds
     if args.repeats is not None:
         overrides["repeats"] = args.repeats
     if args.strategies is not None:
@@ -107,6 +120,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _as_option(message: str) -> str:
     for setting, option in (
         ("repeats", "--repeats"),
+        ("seeds", "--seeds"),
         ("seed", "--seed"),
         ("strategies", "--strategies"),
     ):
