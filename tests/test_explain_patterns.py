@@ -350,3 +350,11 @@ def test_a_torch_1_message_on_a_cuda_tensor_still_reads_its_view_and_versions():
     assert (features.op, features.now, features.expected, features.rank) == ("T", 2, 1, 2)
     first = match_text(text)[0]
     assert message_features(_observed(first.case.id)).op == "AsStrided"
+
+
+def test_the_anomaly_mode_hint_tells_apart_cases_that_share_the_rest_of_the_message():
+    off = _observed("versions/inplace-on-saved-output")
+    on = _observed("anomaly/version-error-under-anomaly-mode")
+    assert message_features(off).anomaly is False and message_features(on).anomaly is True
+    assert match_text(f"RuntimeError: {on}")[0].case.id.startswith("anomaly/")
+    assert not match_text(f"RuntimeError: {off}")[0].case.id.startswith("anomaly/")
