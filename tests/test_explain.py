@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import traceback
+from dataclasses import replace
 
 import pytest
 
@@ -208,3 +209,32 @@ def test_a_pytest_failure_is_read_without_its_e_prefixes():
     [error] = parse_error_text(text)
     assert (error.type_name, error.context) == ("RuntimeError", ("loss.backward()",))
     assert match_text(text)[0].declared.pattern == "modified by an inplace operation"
+
+
+def _backward_of_a_loss(loss):
+    loss.backward()
+
+
+def _hooks_on_a_saved_tensor(node):
+    node.register_hooks()
+
+
+def test_a_pattern_in_the_first_sentence_outranks_one_found_in_the_advice_after_it():
+    # The freed-graph case's code shows the user's line, a loss's backward: still ranked after.
+    freed = replace(
+        _fake_case(Raises(RuntimeError, "backward through the graph a second time")),
+        func=_backward_of_a_loss,
+    )
+    hooks = replace(
+        _fake_case(Raises(RuntimeError, "register_hooks on")),
+        id="fake/hooks",
+        func=_hooks_on_a_saved_tensor,
+    )
+    message = (
+        "Calling register_hooks on a saved tensor after it has been freed. Specify"
+        " retain_graph=True if you need to backward through the graph a second time."
+    )
+    ranked = match_error("RuntimeError", message, ("loss.backward()",), cases=[freed, hooks])
+    assert [m.case.id for m in ranked] == ["fake/hooks", "fake/case"]
+    assert ranked[1].fit > ranked[0].fit
+    assert ranked[1].tail and not ranked[0].tail

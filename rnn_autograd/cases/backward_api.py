@@ -196,7 +196,9 @@ def complex_loss_made_real():
     "backward-api/backward-on-constant",
     question="Why does loss.backward() fail with 'element 0 of tensors does not require grad and does not have a grad_fn'?",
     expect="backward() computes the gradient of the weights used in the loss.",
-    outcome=Raises(RuntimeError, r"element 0 of tensors does not require grad"),
+    outcome=Raises(
+        RuntimeError, r"element 0 of tensors does not require grad and does not have a grad_fn"
+    ),
     fix="backward-api/weights-require-grad",
     see_also=("leaves/grad-of-non-leaf-is-none",),
 )

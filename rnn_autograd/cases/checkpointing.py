@@ -61,7 +61,7 @@ def use_reentrant_not_passed():
     expect="Checkpointing the first layer saves memory and trains it as before.",
     outcome=Raises(
         RuntimeError,
-        r"element 0 of tensors does not require grad",
+        r"element 0 of tensors does not require grad and does not have a grad_fn",
         warns=(Warned(UserWarning, _NO_INPUT),),
     ),
     fix="checkpoint/non-reentrant",

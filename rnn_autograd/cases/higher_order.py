@@ -14,7 +14,9 @@ _DOUBLE = "https://pytorch.org/tutorials/intermediate/custom_function_double_bac
     "higher-order/grad-of-grad-without-create-graph",
     question="Why does differentiating a gradient fail with 'element 0 of tensors does not require grad and does not have a grad_fn'?",
     expect="autograd.grad returns a tensor computed from x, so it can be differentiated again.",
-    outcome=Raises(RuntimeError, r"element 0 of tensors does not require grad"),
+    outcome=Raises(
+        RuntimeError, r"element 0 of tensors does not require grad and does not have a grad_fn"
+    ),
     fix="higher-order/create-graph-second-derivative",
     see_also=(_GRAD, "backward-api/backward-on-constant"),
 )

@@ -81,7 +81,7 @@ def assign_grad_a_number():
                 warns=(
                     Warned(
                         UserWarning,
-                        r"\.grad attribute of a Tensor that is not a leaf Tensor is being accessed",
+                        r"\.grad attribute of a Tensor that is not a leaf Tensor",
                     ),
                 ),
             ),

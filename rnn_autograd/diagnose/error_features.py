@@ -2,7 +2,8 @@
 
 ``MessageFeatures``: the op in "which is output N of X" (``Exp``, ``AsStrided``, ...; older
 releases say ``ExpBackward0``), whether the message names an op at all (a parameter saved
-directly names none), the two version numbers and the saved tensor's shape. A case offers the
+directly names none), the two version numbers, the saved tensor's shape and whether anomaly
+mode was on (its hint). A case offers the
 message it *observed*, run once and cached (``ObservedMessages``). What the code around the
 error does is read by ``code_signals``.
 """
@@ -25,6 +26,10 @@ __all__ = ["SESSION", "VIEW_OPS", "MessageFeatures", "ObservedMessages", "messag
 _OUTPUT_OF = re.compile(r"which is output (\d+) of ([\w:]+)")
 _VERSIONS = re.compile(r"is at version (\d+); expected version (\d+)")
 _SHAPE = re.compile(r"\[torch\.[\w.]+ \[([\d, ]*)\]\]")  # torch.FloatTensor, torch.cuda.FloatTensor
+# The version error's last sentence says whether anomaly mode was on (saved_variable.cpp writes
+# one hint or the other on AnomalyMode::is_enabled()).
+_ANOMALY_ON = "backtrace further above shows the operation"
+_ANOMALY_OFF = "enable anomaly detection"
 # Nodes that make a view: a saved view of a weight is named after one of them, by release
 # ("TBackward" in torch 1.x, "AsStrided" once the base was written in place, on 2.x).
 VIEW_OPS = frozenset(
@@ -58,6 +63,7 @@ class MessageFeatures:
     now: int | None = None
     expected: int | None = None
     rank: int | None = None  # the saved tensor's number of dimensions
+    anomaly: bool | None = None  # anomaly mode on when it was raised (None: the hint is absent)
 
     @property
     def gap(self) -> int | None:
@@ -82,6 +88,7 @@ def message_features(message: str) -> MessageFeatures:
         now=int(versions.group(1)) if versions else None,
         expected=int(versions.group(2)) if versions else None,
         rank=None if dims is None else (len(dims.split(",")) if dims else 0),
+        anomaly=True if _ANOMALY_ON in flat else (False if _ANOMALY_OFF in flat else None),
     )
 
 

@@ -11,15 +11,22 @@ Ranking, best first:
 2. *pattern*: the message matches but the type is unknown (a bare message) or differs;
 3. *hint*: no pattern matches, but many of a case's words occur in the message (weak).
 
-Within a tier, what the error says and where it happened decide (``error_features``): the op
-in "which is output N of X" against the one the case's own error names (observed once and
-cached), whether an op is named at all, the version numbers and the saved tensor's shape;
+Within a tier, a pattern found in the message's first sentence (what went wrong) comes before
+one found only in the sentences after it (advice, such as the freed-graph error's "Specify
+retain_graph=True if you need to backward through the graph a second time", which other
+errors repeat).
+
+Then what the error says and where it happened decide (``error_features``): the op in "which
+is output N of X" against the one the case's own error names (observed once and cached),
+whether an op is named at all, the version numbers, the saved tensor's shape and the hint that
+says whether anomaly mode was on;
 and the signals of the traceback's code lines (``optimizer.step()``, ``retain_graph=True``, a
 tensor carried across iterations, ``inplace=True``, a slice assignment, ...) found in the
 case's source. A case whose fix adds ``retain_graph=True`` is never first where the code shows
 a graph carried on (a state, a running total, a step): that fix is the known trap there.
-Then the rarer identifiers shared with the case's source, the pattern found earliest in the
-message, the longest fragment, the question that quotes the message, and the case id.
+Then the rarer identifiers shared with the case's source, a case whose code cuts the graph the
+commonest way (grad mode off, a loss rebuilt from plain values), the pattern found earliest in
+the message, the longest fragment, the question that quotes the message, and the case id.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ _STOP_WORDS = (
     "are has have when do does why what from into than then there"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+# The end of a message's first sentence: what went wrong; the sentences after it advise.
+_SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class Match:
     fit: float = 0.0  # agreement of the message's details and the code's signals
     trap: bool = False  # its fix is a known trap for what the user's code shows
     reasons: tuple[str, ...] = ()  # why it matched (or was ranked down), most decisive first
+    tail: bool = False  # found only after the message's first sentence (in its advice)
+    common: float = 0.0  # its code cuts the graph the commonest way (a last tie-break)
 
     @property
     def type_name(self) -> str:
@@ -80,9 +91,11 @@ class Match:
         return (
             TIERS.index(self.tier),
             self.other_torch is not None,
+            self.tail,
             self.trap,
             -self.fit,
             -self.context,
+            -self.common,
             self.start,
             -self.span,
             -self.score,
@@ -181,6 +194,10 @@ def _message_fit(user: MessageFeatures, case_message: str | None) -> tuple[float
                 )
     if user.rank is not None and user.rank == own.rank:
         fit += 0.5
+    if user.anomaly is not None and own.anomaly is not None and user.anomaly != own.anomaly:
+        # The hint tells whether set_detect_anomaly was on: a case that runs with the other
+        # setting is another situation, however alike the rest of the message.
+        fit -= 2
     return fit, why
 
 
@@ -198,6 +215,17 @@ def _prior(c: Case) -> tuple[float, list[str]]:
         if name in own:
             return weight, [f"no code given: {SIGNALS[name][2]} is the commonest cause"]
     return 0.0, []
+
+
+# Where neither the message nor the code tells cases apart: the commonest ways user code cuts a
+# graph, grad mode switched off around the forward and a loss rebuilt from plain values, before
+# rarer ones (weights made without requires_grad, a gradient differentiated again).
+_COMMON = (("no_grad", 1.0), ("values", 1.0))
+
+
+def _common(c: Case) -> float:
+    own = code_signals(source_lines(c))
+    return max((w for name, w in _COMMON if name in own), default=0.0)
 
 
 def _trap(c: Case, user: dict[str, str], bare: bool) -> str | None:
@@ -264,7 +292,8 @@ def match_error(
     details, user = message_features(message), code_signals(context)
     best: dict[str, Match] = {}
     for c, d, other in raising:
-        found = re.search(d.pattern, message) or re.search(d.pattern, flat)
+        searched = message if re.search(d.pattern, message) else flat
+        found = re.search(d.pattern, searched)
         extra: dict = {}
         if found:
             tier = "declared" if _type_matches(d, type_name) else "pattern"
@@ -274,11 +303,14 @@ def match_error(
             m_fit, m_why = _message_fit(details, observed_message)
             c_fit, c_why = _code_fit(c, user) if context else _prior(c)
             trap = _trap(c, user, bare=not context)
-            extra = {
+            extra |= {
                 "fit": m_fit + c_fit,
                 "trap": trap is not None,
+                "common": _common(c),
                 "reasons": tuple(m_why + c_why + ([trap] if trap else [])),
             }
+            head = _SENTENCE_END.search(searched)
+            extra["tail"] = head is not None and found.start() >= head.start()
             m = Match(c, d, tier, other, scores.get(c.id, 0.0), found.start(), len(found[0]), share)
         elif hints:
             share = _share(_words(d.pattern) | _words(c.question), _words(message))
