@@ -36,6 +36,7 @@ API_PARTS = (
             ("rnn_autograd.diagnose.error_text", "Reading errors and warnings out of text"),
             ("rnn_autograd.diagnose.error_features", "What tells errors with one message apart"),
             ("rnn_autograd.diagnose.code_signals", "What the code around an error does"),
+            ("rnn_autograd.diagnose.match_scores", "How well a case fits an error"),
             ("rnn_autograd.diagnose.inspector", "Inspecting a graph before backward"),
             ("rnn_autograd.diagnose.saved_tensors", "Reading saved tensors and their versions"),
             ("rnn_autograd.diagnose.graph_picture", "Pictures of a graph"),
