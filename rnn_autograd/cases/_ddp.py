@@ -83,6 +83,25 @@ def grads_same_on_every_rank(model: nn.Module) -> bool:
     return all(same_on_every_rank(p.grad) for p in model.parameters() if p.grad is not None)
 
 
+def three_iterations_with_a_spare(model: nn.Module, rank: int, world_size: int) -> dict:
+    """Three iterations of ``model`` (a DDP TinyRNN with an unused ``spare``) on this rank's rows:
+    the two fixes of the unused-parameter error (``find_unused_parameters``, ``static_graph``)
+    run the same loop, so their observations compare like with like."""
+    table = rank_rows(stream(4, 3), rank, world_size)
+    averaged = []
+    for b in range(3):
+        X, Y = batch_of(table, b)
+        model.zero_grad(set_to_none=True)  # each iteration's gradient on its own
+        logits, _ = model(X, model.module.begin_state(X.shape[0]))
+        loss_of(logits, Y).backward()
+        averaged.append(grads_same_on_every_rank(model.module))
+    return {
+        "iterations": 3,
+        "gradients the same on both ranks after each": averaged,
+        "spare.weight.grad": model.module.spare.weight.grad,
+    }
+
+
 def counted_allreduce(counter: dict, bucket):
     """A DDP communication hook (``register_comm_hook(counter, counted_allreduce)``) that counts
     the buckets it all-reduces in ``counter["calls"]``, then does what DDP's default does:

@@ -16,7 +16,15 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..spec import Raises, Returns, case
-from ._ddp import TinyRNN, batch_of, grads_same_on_every_rank, loss_of, rank_rows, stream
+from ._ddp import (
+    TinyRNN,
+    batch_of,
+    grads_same_on_every_rank,
+    loss_of,
+    rank_rows,
+    stream,
+    three_iterations_with_a_spare,
+)
 
 _DDP_NOTES = "https://pytorch.org/docs/stable/notes/ddp.html"
 _DDP_API = (
@@ -139,19 +147,7 @@ def find_unused_parameters(rank, world_size):
     once (`ddp/static-graph`).
     """
     model = DDP(TinyRNN(spare="unused"), find_unused_parameters=True)
-    table = rank_rows(stream(4, 3), rank, world_size)
-    averaged = []
-    for b in range(3):
-        X, Y = batch_of(table, b)
-        model.zero_grad(set_to_none=True)  # each iteration's gradient on its own
-        logits, _ = model(X, model.module.begin_state(X.shape[0]))
-        loss_of(logits, Y).backward()
-        averaged.append(grads_same_on_every_rank(model.module))
-    return {
-        "iterations": 3,
-        "gradients the same on both ranks after each": averaged,
-        "spare.weight.grad": model.module.spare.weight.grad,
-    }
+    return three_iterations_with_a_spare(model, rank, world_size)
 
 
 @case(
@@ -179,19 +175,7 @@ def static_graph(rank, world_size):
     (`ddp/static-graph-changed`).
     """
     model = DDP(TinyRNN(spare="unused"), static_graph=True)
-    table = rank_rows(stream(4, 3), rank, world_size)
-    averaged = []
-    for b in range(3):
-        X, Y = batch_of(table, b)
-        model.zero_grad(set_to_none=True)  # each iteration's gradient on its own
-        logits, _ = model(X, model.module.begin_state(X.shape[0]))
-        loss_of(logits, Y).backward()
-        averaged.append(grads_same_on_every_rank(model.module))
-    return {
-        "iterations": 3,
-        "gradients the same on both ranks after each": averaged,
-        "spare.weight.grad": model.module.spare.weight.grad,
-    }
+    return three_iterations_with_a_spare(model, rank, world_size)
 
 
 @case(

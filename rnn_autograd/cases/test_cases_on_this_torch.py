@@ -26,6 +26,11 @@ _IDS = [c.id for c in all_cases()]
 
 @pytest.mark.parametrize("case_id", _IDS, ids=_IDS)
 def test_case(case_id: str) -> None:
+    """One case of the library against the installed torch: the case runs isolated (seeded, grad
+    and anomaly modes restored), its observation (the values it returns, or the exception and
+    warnings it raises) is compared with what it declares for this torch release, and a mismatch
+    fails with declared and observed side by side. The same ``check`` as ``rnn-autograd check``.
+    """
     verdict = check(get_case(case_id))
     if not verdict.ok:
         pytest.fail(
