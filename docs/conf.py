@@ -46,6 +46,7 @@ extensions = [
     "live_output",
     "run_output",
     "language_switch",
+    "repository_page",
 ]
 
 source_suffix = {".md": "markdown"}
@@ -85,15 +86,17 @@ html_sidebars = {
         "sidebar/brand.html",
         "sidebar/search.html",
         "sidebar/language.html",
+        "sidebar/repository.html",
         "sidebar/scroll-start.html",
         "sidebar/navigation.html",
         "sidebar/scroll-end.html",
     ]
 }
 
-# The repository, from pyproject.toml's [project.urls] (Repository = "https://..."): the footer
-# links to it and each page to its source there. Without that entry the site says nothing of a
-# repository rather than guess one.
+# A hosted repository, from pyproject.toml's [project.urls] (Repository = "https://..."): the
+# footer links to it and each page to its source there. Without that entry no address is guessed;
+# the site still links to the repository it was built from, which it ships as a git bundle
+# (repository.md, _ext/repository_page.py).
 # (A line match, not tomllib: that needs Python 3.11 and the project supports 3.10.)
 _repo = re.search(
     r'^Repository\s*=\s*"([^"]+)"', (HERE.parent / "pyproject.toml").read_text(), re.M

@@ -205,12 +205,12 @@ def _rows() -> list[tuple[str, str, str]]:
     for prefix, fragment in [
         ("''", "--prefix"),
         ("'   '", "prefix"),
-        ("123", "prefix token 123"),
+        ("'12 345'", "prefix token 345"),
         ("'1 x'", "prefix token 'x'"),
         ("'1 99'", "prefix token 99"),
         ("-1", "prefix"),
         ("1.5", "prefix token '1.5'"),
-        (HUGE, "prefix token"),
+        (f"'1 {HUGE}'", "prefix token"),
     ]:
         add(f"predict --checkpoint {{ckpt}} --prefix {prefix}", fragment)
     add("predict --prefix 1", "--checkpoint")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_predict import predict_ch8  # the notebook's function, copied as it is
 
 from rnn_autograd.bench.limits import counting_limit
 from rnn_autograd.cli import main
+from rnn_autograd.pipeline.prediction import load_for_prediction
 
 QUICK = ["--epochs", "2", "--hidden", "16", "--runs", "200", "--quiet"]
 
@@ -94,9 +96,26 @@ def test_every_bad_argument_is_one_line_and_exit_status_2(tmp_path, capsys, args
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_predict_reads_the_notebooks_prefix_123_as_the_notebooks_predict_ch8_does(run_dir, capsys):
+    ckpt = str(run_dir / "checkpoint.pt")
+    assert main(["predict", "--checkpoint", ckpt, "--prefix", "123", "--steps", "5"]) == 0
+    captured = capsys.readouterr()
+    assert main(["predict", "--checkpoint", ckpt, "--prefix", "1 2 3", "--steps", "5"]) == 0
+    assert captured.out == capsys.readouterr().out  # the same tokens, the same prediction
+    prefix_line, predicted_line = captured.out.splitlines()
+    assert prefix_line.split() == ["prefix:", "1", "2", "3"]
+    # the notebook's own function on the same trained model continues it the same way
+    model, _, _ = load_for_prediction(ckpt, "cpu")
+    notebook = predict_ch8("123", 5, model, "cpu")
+    assert [int(t) for t in predicted_line.split()[1:]] == notebook[3:]
+    # 20 tokens: "123" could also mean 12 3, so the command says how it read it, in one line
+    note = captured.err.strip().splitlines()
+    assert len(note) == 1 and "one digit per token" in note[0] and "'12 3'" in note[0]
+
+
 @pytest.mark.parametrize(
     ("prefix", "message"),
-    [("123", "prefix token 123 is outside the vocabulary"), ("1 x", "not an integer id")],
+    [("1 234", "prefix token 234 is outside the vocabulary"), ("1 x", "not an integer id")],
 )
 def test_a_bad_prefix_is_one_line_and_exit_status_2(run_dir, capsys, prefix, message):
     ckpt = str(run_dir / "checkpoint.pt")

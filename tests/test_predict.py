@@ -82,7 +82,7 @@ def test_prediction_leaves_the_model_in_training_mode_and_builds_no_graph(traine
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("123", r"prefix token 123 is outside the vocabulary: give ids from 0 to 19 .*'1 2 3'"),
+        ("12 30", r"prefix token 30 is outside the vocabulary: give ids from 0 to 19 .*'1 2 3'"),
         ("1 20", "prefix token 20 is outside the vocabulary"),
         ("-1", "prefix token -1 is outside"),
         ("1 b", "prefix token 'b' is not an integer id"),
@@ -113,8 +113,12 @@ def test_a_text_prefix_goes_through_the_vocabulary_and_back():
         predict_text(model, vocab, "zebra", 5)
 
 
-def test_a_run_of_single_digits_is_the_notebooks_prefix_when_every_id_is_one_digit():
-    assert parse_prefix("123", vocab_size=10) == [1, 2, 3]  # predict_ch8('123', ...) reads 1, 2, 3
-    assert parse_prefix("1 2 3", vocab_size=10) == [1, 2, 3]
-    with pytest.raises(UsageError, match="prefix token 123 is outside"):
-        parse_prefix("123", vocab_size=11)  # 1 2 3, 12 3 or 123: ambiguous once ids reach 10
+def test_a_run_of_digits_is_read_one_digit_per_token_as_the_notebook_reads_it():
+    for size in (10, 20):  # the notebook's own vocabulary has 20 tokens
+        assert parse_prefix("123", vocab_size=size) == [1, 2, 3]  # predict_ch8('123', ...)
+        assert parse_prefix("1 2 3", vocab_size=size) == [1, 2, 3]
+    assert parse_prefix("12 3", vocab_size=20) == [12, 3]  # spaces make ids of two digits
+    with pytest.raises(UsageError, match="prefix token 3 is outside"):
+        parse_prefix("123", vocab_size=3)
+    with pytest.raises(UsageError, match="not an integer id"):
+        parse_prefix("1\u00b2", vocab_size=20)  # a superscript two is a digit to str.isdigit

@@ -230,3 +230,12 @@ def test_a_malformed_id_is_rejected():
 def test_an_unknown_id_names_the_closest_ones():
     with pytest.raises(CaseLookupError, match="closest: graph/backward-through-freed-graph"):
         get_case("graph/backward-through-freed-grph")
+
+
+def test_a_raises_declaration_describes_its_warnings_so_releases_that_warn_differently_differ():
+    from rnn_autograd.spec import Raises, Warned
+
+    old = Raises(RuntimeError, "boom", warns=(Warned(UserWarning, "deprecated"),))
+    new = Raises(RuntimeError, "boom", warns=(Warned(FutureWarning, "deprecated"),))
+    assert old.describe() == "raises RuntimeError matching 'boom'; warns UserWarning(~'deprecated')"
+    assert old.describe() != new.describe() != Raises(RuntimeError, "boom").describe()

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
 from ..errors import UsageError
 from ..pipeline.bounds import PREDICT_BUDGET_S, most_predict_steps
 from ..pipeline.device import DEVICES, resolve_device
-from ..pipeline.prediction import load_for_prediction, parse_prefix, predict, seconds_per_step
+from ..pipeline.prediction import (
+    load_for_prediction,
+    parse_prefix,
+    predict,
+    reads_one_digit_per_token,
+    seconds_per_step,
+)
 from ._validate import number, seed, whole
 
 __all__ = ["register"]
@@ -26,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prefix",
         required=True,
-        help="token ids separated by spaces for the seed data ('1 2 3'; '123' when every id is one digit); text for a text corpus",
+        help="token ids for the seed data: '1 2 3', or '123' read one digit per token as the notebook's predict_ch8 reads it (ids of 10 and above need spaces); text for a text corpus",
     )
     p.add_argument("--steps", type=whole(0), default=10, help="how many tokens to predict")
     p.add_argument("--sample", action="store_true", help="sample instead of taking the argmax")
@@ -67,6 +74,14 @@ def _predict(args: argparse.Namespace) -> int:
     if vocab is not None and cfg.get("lower", True):
         prefix = prefix.lower()  # the corpus was lower-cased when the vocabulary was built
     ids = parse_prefix(prefix, model.vocab_size, vocab)
+    if vocab is None and model.vocab_size > 10 and reads_one_digit_per_token(prefix):
+        # With ids of two digits in the vocabulary, "123" could mean 12 3: say how it was read.
+        print(
+            f"note: --prefix {prefix!r} is read one digit per token, as the notebook's "
+            f"predict_ch8 reads it ({' '.join(map(str, ids))}); separate ids with spaces "
+            "for ids of 10 and above, e.g. '12 3'",
+            file=sys.stderr,
+        )
     generator = torch.Generator().manual_seed(args.seed) if args.sample else None
     out = predict(
         model,

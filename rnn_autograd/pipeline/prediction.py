@@ -34,8 +34,9 @@ def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list
     """Token ids from a user's prefix.
 
     Without ``vocab`` (synthetic data, tokens are integers): ids separated by spaces or commas,
-    ``"1 2 3"``, or ``"123"`` when every id is a single digit (``vocab_size <= 10``), as the
-    notebook writes it. With ``vocab``: each character of ``text`` must be in the vocabulary.
+    ``"1 2 3"``, or a run of digits ``"123"`` read one digit per token, as the notebook's
+    ``predict_ch8('123', ...)`` reads it (``int(y) for y in prefix``); ids of 10 and above need
+    spaces. With ``vocab``: each character of ``text`` must be in the vocabulary.
     A token outside the vocabulary is a ``UsageError`` that names it.
     """
     if vocab is not None:
@@ -43,9 +44,8 @@ def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list
             raise UsageError("the prefix is empty; give at least one character")
         return vocab.encode(text, strict=True)
     parts = text.replace(",", " ").split()
-    if len(parts) == 1 and parts[0].isdigit() and len(parts[0]) > 1 and vocab_size <= 10:
-        # Every token is one digit: "123" is the notebook's own form of 1 2 3 (predict_ch8 reads
-        # the prefix one character at a time). With ids of two digits it stays ambiguous.
+    if reads_one_digit_per_token(text):
+        # The notebook's own form: predict_ch8 takes the prefix one character at a time.
         parts = list(parts[0])
     if not parts:
         raise UsageError("the prefix is empty; give token ids separated by spaces, e.g. '1 2 3'")
@@ -61,10 +61,16 @@ def parse_prefix(text: str, vocab_size: int, vocab: Vocab | None = None) -> list
     return ids
 
 
+def reads_one_digit_per_token(text: str) -> bool:
+    """Whether ``parse_prefix`` reads ``text`` as the notebook does: one digit, one token."""
+    parts = text.replace(",", " ").split()
+    return len(parts) == 1 and parts[0].isascii() and parts[0].isdigit() and len(parts[0]) > 1
+
+
 def _check_ids(ids: Sequence[int], vocab_size: int) -> None:
     for i in ids:
         if not 0 <= i < vocab_size:
-            hint = " (ids are separated by spaces: '1 2 3', not '123')" if i >= 10 else ""
+            hint = " (ids are separated by spaces, e.g. '1 2 3')" if i >= 10 else ""
             raise UsageError(
                 f"prefix token {i} is outside the vocabulary: give ids from 0 to {vocab_size - 1}{hint}"
             )

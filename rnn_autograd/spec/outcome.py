@@ -279,7 +279,10 @@ class Raises(Declaration):
     warns: tuple[Warned, ...] = ()
 
     def describe(self) -> str:
-        return f"raises {self.exc_type.__name__} matching {self.pattern!r}"
+        # The warnings are part of the declaration: two releases that raise alike but warn
+        # differently (UserWarning, later FutureWarning) must not read as the same declaration.
+        text = f"raises {self.exc_type.__name__} matching {self.pattern!r}"
+        return "; ".join([text] + [f"warns {w.describe()}" for w in self.warns])
 
     def matches_exception(self, exc_type: type[BaseException], message: str) -> bool:
         return exc_type is self.exc_type and re.search(self.pattern, message) is not None
