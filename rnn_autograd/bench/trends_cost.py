@@ -5,10 +5,11 @@ window, bytes growing with it) is generated from the measured figures of the sam
 what the mechanism predicts: where the data disagree the sentence says so, or says that the
 run cannot tell. The mechanism, from ``rnn_autograd.pipeline.state`` and ``training``:
 
-* every strategy runs each batch's forward once with a graph, and backward through it once;
-  ``fresh`` and ``detach`` backpropagate after every batch, ``window:K`` once per K batches
-  (through all K batches' graphs, kept alive until then), ``tbptt:K1,K2`` every K1 steps runs
-  the last K2 steps again from the state that entered them and backpropagates through them;
+* ``fresh``, ``detach`` and ``window:K`` run each batch's forward once with a graph and
+  backward through it once: the first two after every batch, a window once per K batches
+  (through all K batches' graphs, kept alive until then); ``tbptt:K1,K2`` advances without a
+  graph and, every K1 steps, runs the last K2 steps again from the state that entered them and
+  backpropagates through them (``tests/test_bench_trends.py`` counts these forwards);
 * the trainer clips, steps the optimizer and clears the gradients once per backward;
 * ``fresh`` starts every batch from zeros; the others carry the state, detached.
 """
