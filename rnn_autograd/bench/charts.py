@@ -147,7 +147,7 @@ def _perplexity_figure(results: dict, colour: dict):
 
 def _curves_figure(results: dict, colour: dict):
     from matplotlib.figure import Figure
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     # One panel under the other, the width of a page's column: side by side at 15 inches, the
     # legends were shrunk to a few pixels on the page.
@@ -183,9 +183,15 @@ def _curves_figure(results: dict, colour: dict):
             if sec["limits"]:  # none for a text file
                 limit = sec["limits"][ctx]["perplexity"]
                 ax.axhline(limit, ls=style, color="k", lw=1, label=f"{ctx} limit")
-        ax.set(xlabel="training tokens", ylabel="training perplexity", title=title, yscale="log")
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        ax.set(xlabel="training tokens", ylabel="training perplexity", title=title)
+        values = [v for r in sec["rows"].values() for v in r["curve_perplexity"]]
+        if values and max(values) > 4 * min(values):  # a log axis where the curves span a lot
+            ax.set_yscale("log")
+            # labelled ticks at 1, 2, 3, 5 x 10^n, the rest unlabelled: a label on every minor
+            # tick was most of the chart's drawing time, and unreadable
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_minor_formatter(NullFormatter())
         _legend_below(ax, ncol=2 if len(sec["rows"]) > 4 else 3, gap=0.2)
     return fig
 
