@@ -11,6 +11,7 @@ import torch
 from rnn_autograd.bench.report_learning import significance_lines
 from rnn_autograd.bench.report_significance import window_slope_lines
 from rnn_autograd.bench.trends_cost import (
+    between_tables_line,
     process_lines,
     saved_lines,
     time_prediction,
@@ -72,7 +73,9 @@ def test_the_trainer_runs_the_forwards_and_steps_the_work_model_counts(spec, gra
 
 def test_the_time_prediction_says_whether_the_interval_holds_it():
     assert time_prediction("tbptt:10,20", 10, 1.7, 2.3).endswith("the interval agrees")
-    assert time_prediction("tbptt:10,20", 10, 0.9, 1.1).endswith("measured below that")
+    assert "up to × 2," in time_prediction("tbptt:10,20", 10, 1.7, 2.3)
+    assert time_prediction("tbptt:10,20", 10, 2.3, 2.6).endswith("measured above that")
+    assert time_prediction("tbptt:10,20", 10, 0.6, 0.9).endswith("measured below that")
     assert time_prediction("window:4", 10, 1.3, 1.6).endswith("measured above that")
     assert time_prediction("window:4", 10, 0.6, 0.9).endswith("the interval agrees")
     assert "predicts × 1;" in time_prediction("detach", 10, 0.9, 1.1)
@@ -304,3 +307,14 @@ def test_the_curve_sentences_count_where_fewer_steps_lie_above():
     recall["rows"]["tbptt:4,12"]["curve_perplexity"] = [3.0, 2.5, 2.4]
     text = " ".join(curve_lines(results))
     assert "at 0 of 3 points" in text and "`detach` ends lower." in text
+
+
+def test_the_two_tables_detach_times_are_compared_by_their_ranges():
+    def t(lo, mid, hi):
+        return {"time_per_batch_s": {"min": lo, "median": mid, "max": hi}}
+
+    cost = {"summary": {"detach": t(1.0e-3, 1.2e-3, 1.4e-3)}}
+    alike = {"rows": {"detach": t(1.1e-3, 1.3e-3, 1.5e-3)}}
+    assert "Their ranges overlap" in between_tables_line(cost, alike)[0]
+    loaded = {"rows": {"detach": t(5.0e-3, 6.2e-3, 6.9e-3)}}
+    assert "the machine's load changed" in between_tables_line(cost, loaded)[0]

@@ -13,7 +13,7 @@ from .charts import CHARTS, write_charts
 from .markdown import table as _table
 from .report_learning import learn_section, recall_section
 from .report_significance import time_ratio_lines, window_slope_lines
-from .trends_cost import process_lines, saved_lines, window_lines
+from .trends_cost import between_tables_line, process_lines, saved_lines, window_lines
 from .trends_learning import batching_lines
 
 __all__ = ["CHARTS", "SECTIONS", "render_report", "write_report"]
@@ -89,6 +89,7 @@ def _window_section(results: dict) -> list[str]:
         for name, r in sweep["rows"].items()
     ]
     out += _table(["strategy", "window (batches)", "ms / batch", "saved peak (KiB)"], rows)
+    out += between_tables_line(results["cost"], sweep)
     out += [
         f"Least-squares fit over `window:K`: saved peak = {fit['saved_intercept_bytes'] / 1024:.1f} KiB "
         f"+ **{fit['saved_slope_bytes'] / 1024:.1f} KiB per batch of window** "

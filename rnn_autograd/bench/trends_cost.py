@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from ..pipeline.state import TBPTT, Window, parse_strategy
 
-__all__ = ["process_lines", "saved_lines", "time_prediction", "window_lines", "work_per_batch"]
+__all__ = [
+    "between_tables_line",
+    "process_lines",
+    "saved_lines",
+    "time_prediction",
+    "window_lines",
+    "work_per_batch",
+]
 
 
 def work_per_batch(spec: str, num_steps: int) -> dict:
@@ -38,11 +45,15 @@ def time_prediction(spec: str, num_steps: int, low: float, high: float) -> str:
     measured 95% interval ``[low, high]`` of the ratio agrees."""
     w = work_per_batch(spec, num_steps)
     if w["graph"] > 1:
+        # (graph x work + steps x step) / (work + step), plus forwards without a graph between
+        # updates: between x 1 (a step costs all) and x graph (forward and backward cost all)
+        top = w["graph"] + 1 - w["steps"]
+        expected = (1.0 if w["steps"] == 1 else 0.0, top)
         why = (
             f"it runs forward and backward through {w['graph']:g} batches for every batch it "
-            f"trains, so its work predicts about × {w['graph']:g}"
+            f"trains, so its work predicts up to × {top:g}, near it where forward and backward "
+            "outweigh the step"
         )
-        expected = (w["graph"] * 0.8, w["graph"])  # fewer steps pull it a little below
     elif w["steps"] < 1:
         why = (
             f"the same forward and backward per batch as `fresh`, and {w['steps']:g} of its "
@@ -155,3 +166,23 @@ def window_lines(sweep: dict, part: str = "saved") -> list[str]:
         "",
     ]
     return out
+
+
+def between_tables_line(cost: dict, sweep: dict) -> list[str]:
+    """``detach`` is timed in both cost tables: whether its two ranges overlap, and so whether
+    the machine's load changed between the two measurements."""
+    a = cost["summary"].get("detach", {}).get("time_per_batch_s")
+    b = sweep["rows"]["detach"]["time_per_batch_s"]
+    if a is None:
+        return []
+    head = (
+        f"`detach` is timed in both tables: {a['median'] * 1e3:.2f} ms above, "
+        f"{b['median'] * 1e3:.2f} ms here (medians). "
+    )
+    if a["max"] < b["min"] or b["max"] < a["min"]:
+        return [
+            head + "Their ranges do not overlap: the same work took another time, so the "
+            "machine's load changed between the two measurements; compare within a table.",
+            "",
+        ]
+    return [head + "Their ranges overlap: the same work, measured alike.", ""]
