@@ -112,10 +112,19 @@ def test_the_process_sentence_says_whether_resident_size_tells_strategies_apart(
 
 
 def _sweep(slope=37 * KIB, fwd=0.4e-3, close=3.0e-3, detach=2.0e-3) -> dict:
+    jitter = [0.98, 1.0, 1.03, 0.99]
     return {
         "rows": {
-            "detach": {"saved_peak_bytes": 37 * KIB, "time_per_batch_s": {"median": detach}},
-            "window:4": {"forward_batch_s": fwd, "closing_batch_s": close},
+            "detach": {
+                "saved_peak_bytes": 37 * KIB,
+                "time_per_batch_s": {"median": detach, "values": [detach * j for j in jitter]},
+            },
+            "window:4": {
+                "forward_batch_s": fwd,
+                "closing_batch_s": close,
+                "forward_batch_s_per_repeat": [fwd] * 4,
+                "closing_batch_s_per_repeat": [close * j for j in reversed(jitter)],
+            },
         },
         "fit": {"saved_slope_bytes": slope, "saved_intercept_bytes": 0.0},
         "trace_window": 4,
@@ -126,8 +135,14 @@ def test_the_window_sentences_check_the_line_and_where_the_time_goes():
     assert window_lines(_sweep())[0].endswith("The fit is that line.")
     assert "The fit is not: 20.0 KiB per batch" in window_lines(_sweep(slope=20 * KIB))[0]
     # (3.0 - 0.4) / 4 = 0.65 ms per batch against 2.0 - 0.4 = 1.6 ms for detach
-    assert "smaller, as the fixed cost" in window_lines(_sweep(), "time")[0]
-    assert "not smaller here" in window_lines(_sweep(close=8.0e-3), "time")[0]
+    assert "smaller, significantly over the 4 repeats" in window_lines(_sweep(), "time")[0]
+    # (8.0 - 0.4) / 4 = 1.9 ms against 1.6 ms: larger in every repeat
+    assert (
+        "the opposite of what the fixed costs predict"
+        in window_lines(_sweep(close=8.0e-3), "time")[0]
+    )
+    # (6.8 - 0.4) / 4 = 1.6 ms: the same as detach's, within the jitter
+    assert "not distinguishable over the 4 repeats" in window_lines(_sweep(close=6.8e-3), "time")[0]
 
 
 def test_the_window_slope_says_rises_when_time_rises():
@@ -318,3 +333,7 @@ def test_the_two_tables_detach_times_are_compared_by_their_ranges():
     assert "Their ranges overlap" in between_tables_line(cost, alike)[0]
     loaded = {"rows": {"detach": t(5.0e-3, 6.2e-3, 6.9e-3)}}
     assert "the machine's load changed" in between_tables_line(cost, loaded)[0]
+    same = {"rows": {**alike["rows"], "window:1": t(1.0e-3, 1.2e-3, 1.6e-3)}}
+    assert "as the same work predicts" in between_tables_line(cost, same)[2]
+    noisy = {"rows": {**alike["rows"], "window:1": t(4.0e-3, 7.2e-3, 9.6e-3)}}
+    assert "the machine's load, not the work" in between_tables_line(cost, noisy)[2]

@@ -252,15 +252,23 @@ def cost_section(config: BenchConfig) -> dict:
 def _split_window(spec: str, runs: list[dict], num_steps: int) -> dict:
     """The median duration of a batch that only runs forward (inside a window) and of one that
     closes a period (forward, backward over the period, clip, step), over the repeats' batches
-    after the first period; None for a strategy whose every batch closes one."""
+    after the first period, and per repeat; None for a strategy whose every batch closes one."""
     period = _period(spec, num_steps)
-    inner, closing = [], []
+    per_repeat = []
     for r in runs:
+        inner, closing = [], []
         for i, d in enumerate(r["batch_s"][period:], start=period):
             (closing if (i + 1) % period == 0 else inner).append(d)
+        per_repeat.append((inner, closing))
+    inner = [d for i, _ in per_repeat for d in i]
+    closing = [d for _, c in per_repeat for d in c]
+    if not inner or not closing:
+        return {"forward_batch_s": None, "closing_batch_s": None}
     return {
-        "forward_batch_s": statistics.median(inner) if inner else None,
-        "closing_batch_s": statistics.median(closing) if closing else None,
+        "forward_batch_s": statistics.median(inner),
+        "closing_batch_s": statistics.median(closing),
+        "forward_batch_s_per_repeat": [statistics.median(i) for i, _ in per_repeat],
+        "closing_batch_s_per_repeat": [statistics.median(c) for _, c in per_repeat],
     }
 
 

@@ -17,6 +17,7 @@ run cannot tell. The mechanism, from ``rnn_autograd.pipeline.state`` and ``train
 from __future__ import annotations
 
 from ..pipeline.state import TBPTT, Window, parse_strategy
+from .stats import paired_t
 
 __all__ = [
     "between_tables_line",
@@ -119,7 +120,7 @@ def process_lines(cost: dict) -> list[str]:
     return [line, ""]
 
 
-def window_lines(sweep: dict, part: str = "saved") -> list[str]:
+def window_lines(sweep: dict, part: str = "saved", alpha: float = 0.05) -> list[str]:
     """The saved bytes' line against K (``part="saved"``) or where a window's time goes
     (``part="time"``), checked against the run."""
     rows = sweep["rows"]
@@ -149,6 +150,45 @@ def window_lines(sweep: dict, part: str = "saved") -> list[str]:
         return out
     d = det["time_per_batch_s"]["median"]
     share, detach_share = (close - fwd) / k, d - fwd
+    # the same per repeat (repeats pair the two: each measures both), tested over the repeats
+    t = None
+    if win.get("closing_batch_s_per_repeat") and len(det["time_per_batch_s"].get("values", [])) > 1:
+        shares = [
+            (c - f) / k
+            for c, f in zip(
+                win["closing_batch_s_per_repeat"], win["forward_batch_s_per_repeat"], strict=True
+            )
+        ]
+        theirs = [
+            v - f
+            for v, f in zip(
+                det["time_per_batch_s"]["values"], win["forward_batch_s_per_repeat"], strict=True
+            )
+        ]
+        t = paired_t(shares, theirs)
+    n = len(det["time_per_batch_s"].get("values", []))
+    if t is None or t["p"] is None:
+        said = "smaller (medians, no test)" if share < detach_share else "not smaller"
+        said += (
+            ", as the fixed cost of a backward call and of a step, shared by K batches, predicts."
+            if share < detach_share
+            else ", so the fixed costs do not show against this run's noise."
+        )
+    elif t["p"] < alpha and t["diff"] < 0:
+        said = (
+            f"smaller, significantly over the {n} repeats (paired t-test, p = {t['p']:.3g}), "
+            "as the fixed cost of a backward call and of a step, shared by K batches, predicts."
+        )
+    elif t["p"] < alpha:
+        said = (
+            f"larger, significantly over the {n} repeats (p = {t['p']:.3g}): the opposite of "
+            "what the fixed costs predict."
+        )
+    else:
+        said = (
+            f"not distinguishable over the {n} repeats (paired t-test, p = {t['p']:.3g}): the "
+            "fixed costs do not show against this run's noise."
+        )
     out += [
         f"Where the time goes (medians over the repeats' batches): in `window:{k}` a batch "
         f"inside the window only runs forward, {fwd * 1e3:.2f} ms; the batch that closes it "
@@ -156,33 +196,45 @@ def window_lines(sweep: dict, part: str = "saved") -> list[str]:
         f"zero_grad, {close * 1e3:.2f} ms. Backward and step therefore cost "
         f"{share * 1e3:.2f} ms per batch of the window, against {detach_share * 1e3:.2f} ms "
         "for `detach` (its time per batch less the same forward), which does them every "
-        "batch: "
-        + (
-            "smaller, as the fixed cost of a backward call and of a step, shared by K "
-            "batches, predicts."
-            if share < detach_share
-            else "not smaller here, so the fixed costs do not show against this run's noise."
-        ),
+        f"batch: {said}",
         "",
     ]
     return out
 
 
 def between_tables_line(cost: dict, sweep: dict) -> list[str]:
-    """``detach`` is timed in both cost tables: whether its two ranges overlap, and so whether
-    the machine's load changed between the two measurements."""
+    """The same work timed twice: ``detach`` in both cost tables, and ``window:1`` (a backward
+    and a step after every batch) beside ``detach``. Where the ranges over repeats do not
+    overlap, the machine's load changed, not the work."""
+
+    def apart(x: dict, y: dict) -> bool:
+        return x["max"] < y["min"] or y["max"] < x["min"]
+
     a = cost["summary"].get("detach", {}).get("time_per_batch_s")
     b = sweep["rows"]["detach"]["time_per_batch_s"]
-    if a is None:
-        return []
-    head = (
-        f"`detach` is timed in both tables: {a['median'] * 1e3:.2f} ms above, "
-        f"{b['median'] * 1e3:.2f} ms here (medians). "
-    )
-    if a["max"] < b["min"] or b["max"] < a["min"]:
-        return [
-            head + "Their ranges do not overlap: the same work took another time, so the "
-            "machine's load changed between the two measurements; compare within a table.",
+    out = []
+    if a is not None:
+        out += [
+            f"`detach` is timed in both tables: {a['median'] * 1e3:.2f} ms above, "
+            f"{b['median'] * 1e3:.2f} ms here (medians). "
+            + (
+                "Their ranges do not overlap: the same work took another time, so the "
+                "machine's load changed between the two measurements; compare within a table."
+                if apart(a, b)
+                else "Their ranges overlap: the same work, measured alike."
+            ),
             "",
         ]
-    return [head + "Their ranges overlap: the same work, measured alike.", ""]
+    w1 = sweep["rows"].get("window:1")
+    if w1 is not None:
+        out += [
+            "`window:1` does `detach`'s work (a backward and a step after every batch): "
+            + (
+                "here their ranges do not overlap, which the machine's load, not the work, "
+                "explains."
+                if apart(w1["time_per_batch_s"], b)
+                else "their ranges overlap, as the same work predicts."
+            ),
+            "",
+        ]
+    return out
