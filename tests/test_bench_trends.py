@@ -23,6 +23,7 @@ from rnn_autograd.bench.trends_learning import (
     bars_line,
     batching_lines,
     curve_lines,
+    limit_ratio_line,
     pair_prediction,
     recall_chance_lines,
     verdict,
@@ -337,3 +338,12 @@ def test_the_two_tables_detach_times_are_compared_by_their_ranges():
     assert "as the same work predicts" in between_tables_line(cost, same)[2]
     noisy = {"rows": {**alike["rows"], "window:1": t(4.0e-3, 7.2e-3, 9.6e-3)}}
     assert "the machine's load, not the work" in between_tables_line(cost, noisy)[2]
+
+
+def test_the_limit_ratio_sentence_says_which_stands_closer_to_its_own_limit():
+    s = _section({"fresh": [2.3] * 4, "detach": [2.1] * 4})
+    s["rows"]["fresh"]["limit_perplexity"] = 1.86  # 2.3 / 1.86 = 1.24
+    s["rows"]["detach"]["limit_perplexity"] = 1.63  # 2.1 / 1.63 = 1.29
+    assert "`fresh` stands closer to its limit" in limit_ratio_line(s)[0]
+    s["rows"]["detach"]["limit_perplexity"] = 1.75  # 1.20
+    assert "as close to their limit as `fresh` or closer" in limit_ratio_line(s)[0]

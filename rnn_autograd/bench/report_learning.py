@@ -12,6 +12,7 @@ from .trends_learning import (
     accuracy_line,
     bars_line,
     curve_lines,
+    limit_ratio_line,
     pair_prediction,
     recall_chance_lines,
 )
@@ -154,6 +155,7 @@ def learn_section(results: dict, title: str) -> list[str]:
     else:
         out += ["No exact limit is known for real text: the limit columns read n/a.", ""]
     out += table(LEARN_COLUMNS, _learn_rows(learn, []))
+    out += limit_ratio_line(learn)
     out += _steps_line(learn)
     out += significance_lines(learn, predict=pair_prediction)
     out += accuracy_line(learn)
@@ -192,6 +194,7 @@ def recall_section(results: dict, title: str) -> list[str]:
         [LEARN_COLUMNS[0], *LEARN_COLUMNS[4:], "backward reaches the key for", "recall accuracy"],
         [[r[0], *r[4:]] for r in rows],
     )
+    out += limit_ratio_line(rec)
     out += _steps_line(rec)
     out += significance_lines(rec, predict=pair_prediction)
     out += recall_chance_lines(rec)

@@ -19,6 +19,7 @@ __all__ = [
     "bars_line",
     "batching_lines",
     "curve_lines",
+    "limit_ratio_line",
     "pair_prediction",
     "recall_chance_lines",
     "verdict",
@@ -229,3 +230,32 @@ def batching_lines(bat: dict) -> list[str]:
             f"{pred}: {'as predicted' if ok else 'not as predicted'}."
         )
     return [*out, ""]
+
+
+def limit_ratio_line(section: dict) -> list[str]:
+    """``ppl / limit``: whether ``fresh`` stands closer to its own limit than the carried
+    strategies to theirs, and why that can be while their perplexity is lower."""
+    rows = section["rows"]
+    fresh = rows.get("fresh")
+    carried = {
+        n: r["perplexity"] / r["limit_perplexity"]
+        for n, r in rows.items()
+        if n != "fresh" and r.get("limit_perplexity") and parse_strategy(n).carries_state
+    }
+    if not fresh or not fresh.get("limit_perplexity") or not carried:
+        return []
+    own = fresh["perplexity"] / fresh["limit_perplexity"]
+    best = min(carried, key=lambda n: carried[n])
+    head = (
+        f"`ppl / limit` sets each strategy against the limit of its own context: `fresh` "
+        f"{own:.3f}, the closest carried one `{best}` {carried[best]:.3f}. "
+    )
+    if own < carried[best]:
+        return [
+            head + "`fresh` stands closer to its limit although its perplexity is higher: the "
+            "carried limit is lower by what a carried state can tell about the tokens before the "
+            "batch, and the model must learn to keep that in the state and read it, on top of "
+            "what `fresh` must learn; in the same tokens it has learnt part of it.",
+            "",
+        ]
+    return [head + "The carried strategies stand as close to their limit as `fresh` or closer.", ""]
