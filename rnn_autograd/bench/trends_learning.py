@@ -250,9 +250,13 @@ def limit_ratio_line(section: dict) -> list[str]:
         f"`ppl / limit` sets each strategy against the limit of its own context: `fresh` "
         f"{own:.3f}, the closest carried one `{best}` {carried[best]:.3f}. "
     )
+    higher = fresh["perplexity"] > rows[best]["perplexity"]
     if own < carried[best]:
         return [
-            head + "`fresh` stands closer to its limit although its perplexity is higher: the "
+            head
+            + "`fresh` stands closer to its limit"
+            + (" although its perplexity is higher" if higher else "")
+            + ": the "
             "carried limit is lower by what a carried state can tell about the tokens before the "
             "batch, and the model must learn to keep that in the state and read it, on top of "
             "what `fresh` must learn; in the same tokens it has learnt part of it.",
