@@ -301,6 +301,15 @@ def _batching(seq_ppl: float, win_ppl: float, seq_first: float, win_first: float
 def test_the_batching_sentences_count_the_pairs_and_check_each_first_target():
     good = batching_lines(_batching(2.5, 3.4, -0.1, 0.36))
     assert "lower in 2 of 2 pairs" in good[0]
+    assert "Between batch sizes" not in good[0]  # one size: nothing to compare
+    two = _batching(2.5, 3.4, -0.1, 0.36)
+    two["rows"] += [
+        {**r, "batch_size": 48, "perplexity": r["perplexity"] - 0.1} for r in two["rows"]
+    ]
+    assert (
+        "Between batch sizes 50, 48 the same batching and strategy differ by at most 0.100"
+        in (batching_lines(two)[0])
+    )
     assert all(x.endswith(": as predicted.") for x in good if x.startswith("- "))
     bad = batching_lines(_batching(3.4, 2.5, 0.2, -0.3))
     assert "lower in 0 of 2 pairs" in bad[0]
