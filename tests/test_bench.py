@@ -253,3 +253,63 @@ def test_the_learning_sections_run_once_per_seed_and_report_mean_and_tests(resul
     report = (outputs / "report.md").read_text(encoding="utf-8")
     assert "paired t-test over the 2 seeds" in report
     assert " ± " in report
+
+
+def _legend_overlaps_axes(fig) -> list[str]:
+    """The titles of axes whose legend covers part of the axes' data area."""
+    renderer = fig.canvas.get_renderer()
+    out = []
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is not None and legend.get_window_extent(renderer).overlaps(
+            ax.get_window_extent(renderer)
+        ):
+            out.append(ax.get_title())
+    return out
+
+
+def test_the_legend_check_catches_a_legend_drawn_over_the_data():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    ax.set_title("inside")
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend(loc="upper left")
+    fig.canvas.draw()
+    assert _legend_overlaps_axes(fig) == ["inside"]
+
+
+def test_every_legend_stands_outside_its_axes_in_the_axis_labels_size(results):
+    from rnn_autograd.bench.charts import figures
+
+    for name, fig in figures(results).items():
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert _legend_overlaps_axes(fig) == [], name
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            assert legend is not None, (name, ax.get_title())
+            box = legend.get_window_extent(renderer)
+            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (name, "legend cut off")
+            assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (name, "legend cut off")
+            sizes = {t.get_fontsize() for t in legend.get_texts()}
+            assert min(sizes) >= ax.xaxis.label.get_fontsize(), (name, sizes)
+
+
+def test_every_strategy_has_one_colour_in_every_chart(results):
+    from matplotlib.colors import to_hex
+
+    from rnn_autograd.bench.charts import figures, strategy_colours
+
+    expected = strategy_colours(results)
+    seen: dict[str, set[str]] = {}
+    for fig in figures(results).values():
+        for artist in fig.findobj(lambda a: a.get_gid() in expected):
+            get = getattr(artist, "get_color", None) or artist.get_facecolor
+            seen.setdefault(artist.get_gid(), set()).add(to_hex(get()))
+    assert set(seen) == set(expected)  # every strategy of the run is drawn somewhere
+    assert seen == {name: {to_hex(c)} for name, c in expected.items()}
+    assert len(set(expected.values())) == len(expected)  # and no two share a colour

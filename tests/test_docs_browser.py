@@ -3,7 +3,8 @@
 The site is served over HTTP on 127.0.0.1 (Sphinx's search needs http, not file://). On the
 index, a case page and the strategy page: every image has loaded (no broken picture), no error
 block is shown, and the search finds pages. On every page at a laptop's 1280 px: no code block
-or table runs past its column, no option is rendered with an en dash. Every graph picture is
+or table runs past its column, no option is rendered with an en dash; on the strategy page no
+table cell that holds a figure wraps onto a second line. Every graph picture is
 shown at 3/5 of its natural width or more and links to its full size; the RNN pictures before a
 failing backward show the freed or STALE saved tensors; every fix has its diff; every family
 page offers its notebook (valid nbformat, outputs included) and script; the Chinese edition has
@@ -328,3 +329,32 @@ def test_pasting_an_error_message_finds_its_error_index_page_first(site, browser
     )
     first = results[0].find_element("tag name", "a").get_attribute("href")
     assert f"errors/messages/{entry}.html" in first, first
+
+
+def test_no_table_cell_with_a_number_wraps_on_the_strategy_page_at_1280_px(site, browser):
+    _sized(browser, 1280)
+    _open(browser, f"{site}/strategies.html")
+    wrapped = browser.execute_script(
+        """
+        const out = [];
+        for (const cell of document.querySelectorAll('article td, article th')) {
+          // a figure: the cell starts with one ("2.00 [1.25, 2.82]", "1.618 (carried)");
+          // prose that mentions a number may wrap like any prose
+          if (!/^[-+\u00b1\u00d7]?\\s?\\d/.test(cell.textContent.trim())) continue;
+          // one line: every text fragment's box starts within half a line of the first one's
+          const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+          const boxes = [];
+          for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+            const range = document.createRange();
+            range.selectNodeContents(t);
+            boxes.push(...[...range.getClientRects()].filter(r => r.height > 0));
+          }
+          if (boxes.length === 0) continue;
+          const line = Math.min(...boxes.map(r => r.height));
+          const tops = new Set(boxes.map(r => Math.round((r.top - boxes[0].top) / line)));
+          if (tops.size > 1) out.push(cell.textContent.trim().slice(0, 40));
+        }
+        return out;
+        """
+    )
+    assert wrapped == []

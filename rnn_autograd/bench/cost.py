@@ -191,6 +191,8 @@ def measure_run(config: BenchConfig, spec: str, n_batches: int) -> dict:
         "tokens_per_s": config.batch_size * config.num_steps / seconds,
         "batches": len(stamps),
         "first_batch_s": stamps[0] - start,
+        # each batch's own duration: a window's closing batch (its backward) apart from the rest
+        "batch_s": [b - a for a, b in zip([start, *stamps], stamps, strict=False)],
         "saved_trace": trace,
         "saved_peak_bytes": max(trace),
         "rss_peak_bytes": (peak := process_peak_rss_bytes()),
@@ -247,6 +249,29 @@ def cost_section(config: BenchConfig) -> dict:
     }
 
 
+def _split_window(spec: str, runs: list[dict], num_steps: int) -> dict:
+    """The median duration of a batch that only runs forward (inside a window) and of one that
+    closes a period (forward, backward over the period, clip, step), over the repeats' batches
+    after the first period, and per repeat; None for a strategy whose every batch closes one."""
+    period = _period(spec, num_steps)
+    per_repeat = []
+    for r in runs:
+        inner, closing = [], []
+        for i, d in enumerate(r["batch_s"][period:], start=period):
+            (closing if (i + 1) % period == 0 else inner).append(d)
+        per_repeat.append((inner, closing))
+    inner = [d for i, _ in per_repeat for d in i]
+    closing = [d for _, c in per_repeat for d in c]
+    if not inner or not closing:
+        return {"forward_batch_s": None, "closing_batch_s": None}
+    return {
+        "forward_batch_s": statistics.median(inner),
+        "closing_batch_s": statistics.median(closing),
+        "forward_batch_s_per_repeat": [statistics.median(i) for i, _ in per_repeat],
+        "closing_batch_s_per_repeat": [statistics.median(c) for _, c in per_repeat],
+    }
+
+
 def window_section(config: BenchConfig) -> dict:
     specs = ["detach"] + [f"window:{k}" for k in config.windows]
     runs = _interleaved(config, specs)
@@ -258,6 +283,7 @@ def window_section(config: BenchConfig) -> dict:
             "time_per_batch_s": _stats([r["time_per_batch_s"] for r in rs]),
             "saved_peak_bytes": rs[0]["saved_peak_bytes"],
             "saved_trace": rs[0]["saved_trace"],
+            **_split_window(spec, rs, config.num_steps),
         }
     ks = [rows[s]["window"] for s in specs[1:]]
     s_slope, s_icpt, s_r2 = least_squares(ks, [rows[s]["saved_peak_bytes"] for s in specs[1:]])

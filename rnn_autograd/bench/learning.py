@@ -95,12 +95,15 @@ def _train_and_score(
 ) -> dict:
     model = _model(config, vocab)
     on_batch, curve = _curve_recorder(20, epochs * len(train_batches))
-    _fit(model, train_batches, spec, config, epochs=epochs, on_batch=on_batch, lr_decay=lr_decay)
+    history = _fit(
+        model, train_batches, spec, config, epochs=epochs, on_batch=on_batch, lr_decay=lr_decay
+    )
     result = evaluate_tokens(model, held_batches, parse_strategy(spec).carries_state, mask_fn)
     result.update(
         curve_tokens=curve["tokens"],
         curve_perplexity=curve["perplexity"],
         train_tokens=epochs * len(train_batches) * config.batch_size * config.num_steps,
+        optimizer_steps=sum(e.updates for e in history.epochs),
     )
     return result
 
@@ -320,6 +323,7 @@ def batching_section(config: BenchConfig) -> dict:
                         "limit_context": lim["context"] if lim else None,
                         "carried_state_is": _carried_is(batching, spec, B, T),
                         "train_tokens": r["train_tokens"],
+                        "optimizer_steps": r["optimizer_steps"],
                         "distinct_train_tokens": distinct[batching],
                         "curve_tokens": r["curve_tokens"],
                         "curve_perplexity": r["curve_perplexity"],

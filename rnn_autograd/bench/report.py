@@ -13,6 +13,8 @@ from .charts import CHARTS, write_charts
 from .markdown import table as _table
 from .report_learning import learn_section, recall_section
 from .report_significance import time_ratio_lines, window_slope_lines
+from .trends_cost import between_tables_line, process_lines, saved_lines, window_lines
+from .trends_learning import batching_lines
 
 __all__ = ["CHARTS", "SECTIONS", "render_report", "write_report"]
 
@@ -35,16 +37,14 @@ def _kib(nbytes: float | None) -> str:
     return "n/a" if nbytes is None else f"{nbytes / 1024:.1f}"
 
 
-def _mib(nbytes: float | None) -> str:
-    return "n/a" if nbytes is None else f"{nbytes / 2**20:.0f}"
-
-
 def _spread(stats: dict, fmt=lambda v: f"{v:.2f}") -> str:
-    return f"{fmt(stats['median'])} [{fmt(stats['min'])}, {fmt(stats['max'])}]"
+    # no-break spaces: a cell's figure and its range stay on one line
+    return f"{fmt(stats['median'])}\u00a0[{fmt(stats['min'])},\u00a0{fmt(stats['max'])}]"
 
 
 def _cost_section(results: dict) -> list[str]:
     cost = results["cost"]
+    num_steps = results["config"]["num_steps"]
     out = [
         f"## {SECTIONS[0]}",
         "",
@@ -52,37 +52,26 @@ def _cost_section(results: dict) -> list[str]:
         "strategies interleaved within each repeat (order rotated) so that drift of the machine "
         "hits all alike. A run's time per batch is the median over its optimizer periods (the "
         "first skipped); the table gives the median [min, max] over repeats, ratios taken within "
-        "a repeat.",
+        "a repeat (tokens per second are the inverse ratio; every process figure is in "
+        "`results.json`).",
         "",
     ]
-    rows = []
-    for name, s in cost["summary"].items():
-        rows.append(
-            [
-                f"`{name}`",
-                _spread(s["time_per_batch_s"], _ms),
-                _spread(s["time_ratio_to_fresh"]),
-                _spread(s["tokens_per_s_ratio_to_fresh"]),
-                _kib(s["saved_peak_bytes"]),
-                f"{s['saved_ratio_to_fresh']:.2f}",
-                _mib(s["rss_peak_bytes"]["median"]),
-                _kib(s["rss_growth_bytes"]["median"]),
-            ]
-        )
-    out += _table(
+    rows = [
         [
-            "strategy",
-            "ms / batch",
-            "time / fresh",
-            "tokens/s / fresh",
-            "saved peak (KiB)",
-            "saved / fresh",
-            "process peak (MiB)",
-            "peak growth in run (KiB)",
-        ],
-        rows,
+            f"`{name}`",
+            _spread(s["time_per_batch_s"], _ms),
+            _spread(s["time_ratio_to_fresh"]),
+            _kib(s["saved_peak_bytes"]),
+            f"{s['saved_ratio_to_fresh']:.2f}",
+        ]
+        for name, s in cost["summary"].items()
+    ]
+    out += _table(
+        ["strategy", "ms / batch", "time / fresh", "saved peak (KiB)", "saved / fresh"], rows
     )
-    out += time_ratio_lines(cost)
+    out += time_ratio_lines(cost, num_steps=num_steps)
+    out += saved_lines(cost, num_steps)
+    out += process_lines(cost)
     return out
 
 
@@ -100,6 +89,7 @@ def _window_section(results: dict) -> list[str]:
         for name, r in sweep["rows"].items()
     ]
     out += _table(["strategy", "window (batches)", "ms / batch", "saved peak (KiB)"], rows)
+    out += between_tables_line(results["cost"], sweep)
     out += [
         f"Least-squares fit over `window:K`: saved peak = {fit['saved_intercept_bytes'] / 1024:.1f} KiB "
         f"+ **{fit['saved_slope_bytes'] / 1024:.1f} KiB per batch of window** "
@@ -108,18 +98,19 @@ def _window_section(results: dict) -> list[str]:
         "batch of window.",
         "",
         f"Saved bytes against the batch index, least-squares slope: `detach` "
-        f"**{sweep['detach_trace_slope_bytes']:.1f} bytes per batch** (flat: each batch's graph "
-        f"is freed by its own backward), `window:{sweep['trace_window']}` within a window "
-        f"**{sweep['window_trace_slope_bytes'] / 1024:.1f} KiB per batch** (the graph of every "
-        f"batch since the last backward is alive). A window still runs each batch's forward and "
-        "backward once, as `detach` does, only later: what grows with the window is what is "
-        "alive. What a window does *less* often is everything done once per optimizer period: "
-        "`window:K` calls backward once over K batches' losses and takes one optimizer step "
-        "(with its `zero_grad`) per K batches, where `detach` does both every batch. Those "
-        "fixed costs are divided by K, which pulls time per batch down as the window grows, "
-        "most where a batch is small and they are a large part of its time; whether that shows "
-        "against the spread of the times is for the test below to say.",
+        f"**{sweep['detach_trace_slope_bytes']:.1f} bytes per batch**, `window:{sweep['trace_window']}` "
+        f"within a window **{sweep['window_trace_slope_bytes'] / 1024:.1f} KiB per batch**.",
         "",
+        *window_lines(sweep, "saved"),
+        "Time: a window runs each batch's forward when the batch arrives and backpropagates "
+        "through every batch's graph once, at its end, as `detach` does after each batch; what "
+        "it does *less* often is what happens once per backward: the call into the autograd "
+        "engine, clipping, the optimizer step and `zero_grad`, once per K batches. The "
+        "mechanism therefore predicts time per batch = the same forward and backward + those "
+        "fixed costs / K: falling as the window grows, by at most the fixed costs of one step. "
+        "Whether this run shows it:",
+        "",
+        *window_lines(sweep, "time"),
         *window_slope_lines(sweep),
         "![cost against window](cost_vs_window.png)",
         "",
@@ -194,6 +185,7 @@ def _batching_section(results: dict) -> list[str]:
         f"its exact limit is {bat['fresh_first_target_ce']:.3f} nats; with the true past "
         f"carried it is {bat['carried_ce']:.3f} nats.",
         "",
+        *batching_lines(bat),
     ]
     return out
 

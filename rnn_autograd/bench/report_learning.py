@@ -8,6 +8,15 @@ Holm-adjusted): a difference is called significant only where the test says so.
 from __future__ import annotations
 
 from .markdown import table
+from .trends_learning import (
+    accuracy_line,
+    bars_line,
+    curve_lines,
+    limit_ratio_line,
+    pair_prediction,
+    recall_chance_lines,
+)
+from .trends_learning import verdict as verdict_of
 
 __all__ = [
     "LEARN_COLUMNS",
@@ -69,8 +78,12 @@ def _seeds_line(section: dict) -> str:
     )
 
 
-def significance_lines(section: dict, alpha: float = 0.05) -> list[str]:
-    """One sentence per pair of strategies and compared figure, generated from the tests."""
+def significance_lines(section: dict, alpha: float = 0.05, predict=None) -> list[str]:
+    """One sentence per pair of strategies and compared figure, generated from the tests.
+
+    ``predict(section, a, b, metric)`` (``trends_learning.pair_prediction``), where given, adds to
+    each sentence which of the two the mechanism predicts lower, why, and whether the test
+    agrees."""
     comparisons = section.get("comparisons", {})
     n = len(section.get("seeds", []))
     if n < 2 or not comparisons:
@@ -93,9 +106,14 @@ def significance_lines(section: dict, alpha: float = 0.05) -> list[str]:
                 if c["significant"]
                 else f"not distinguishable over {n} seeds"
             )
+            why = ""
+            if predict is not None:
+                expected, reason = predict(section, c["a"], c["b"], metric)
+                said = f"`{expected}` predicted lower" if expected else "no difference predicted"
+                why = f"; {said} ({reason}): {verdict_of(expected, low, c['significant'], n)}"
             out.append(
                 f"- {label}: `{low}` below `{high}` by {abs(c['diff']):.3f} ± {c['ci95']:.3f} "
-                f"(adjusted p = {c['p_holm']:.3g}): {verdict}."
+                f"(adjusted p = {c['p_holm']:.3g}): {verdict}{why}."
             )
         out.append("")
     return out
@@ -137,13 +155,14 @@ def learn_section(results: dict, title: str) -> list[str]:
     else:
         out += ["No exact limit is known for real text: the limit columns read n/a.", ""]
     out += table(LEARN_COLUMNS, _learn_rows(learn, []))
-    out += significance_lines(learn)
-    out += [
-        "![perplexity against limit](perplexity_vs_limit.png)",
-        "",
-        "![learning curves](learning_curves.png)",
-        "",
-    ]
+    out += limit_ratio_line(learn)
+    out += _steps_line(learn)
+    out += significance_lines(learn, predict=pair_prediction)
+    out += accuracy_line(learn)
+    out += ["![perplexity against limit](perplexity_vs_limit.png)", ""]
+    out += bars_line(learn)
+    out += ["![learning curves](learning_curves.png)", ""]
+    out += curve_lines(results)
     return out
 
 
@@ -175,8 +194,28 @@ def recall_section(results: dict, title: str) -> list[str]:
         [LEARN_COLUMNS[0], *LEARN_COLUMNS[4:], "backward reaches the key for", "recall accuracy"],
         [[r[0], *r[4:]] for r in rows],
     )
-    out += significance_lines(rec)
+    out += limit_ratio_line(rec)
+    out += _steps_line(rec)
+    out += significance_lines(rec, predict=pair_prediction)
+    out += recall_chance_lines(rec)
+    out += bars_line(rec)
     return out
+
+
+def _steps_line(section: dict) -> list[str]:
+    """The optimizer steps each strategy took in the same tokens (the first seed's run)."""
+    steps: dict[int, list[str]] = {}
+    for name, r in section["rows"].items():
+        if r.get("optimizer_steps"):
+            steps.setdefault(r["optimizer_steps"], []).append(f"`{name}`")
+    if not steps:
+        return []
+    parts = [f"{', '.join(names)} {n}" for n, names in sorted(steps.items(), reverse=True)]
+    return [
+        f"Optimizer steps in the same {section['token_budget']} tokens: {'; '.join(parts)} "
+        "(one per backward: a window steps once per K batches, TBPTT once per K1 steps).",
+        "",
+    ]
 
 
 def _dof(k: int) -> str:

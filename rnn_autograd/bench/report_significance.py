@@ -11,16 +11,18 @@ import math
 from .cost import least_squares
 from .report_learning import _dof
 from .stats import holm, paired_t
+from .trends_cost import time_prediction
 
 __all__ = ["time_ratio_lines", "window_slope_lines"]
 
 
-def time_ratio_lines(cost: dict, alpha: float = 0.05) -> list[str]:
+def time_ratio_lines(cost: dict, alpha: float = 0.05, num_steps: int | None = None) -> list[str]:
     """Whether each strategy's time per batch differs from ``fresh``'s: a t-test over repeats.
 
     Each repeat gives a ratio to ``fresh`` measured within it; the test is of the mean log
     ratio against zero (a paired t-test of log times, repeats pairing), Holm-adjusted over the
-    strategies; the ratio shown is the geometric mean, with its 95% t interval.
+    strategies; the ratio shown is the geometric mean, with its 95% t interval. With
+    ``num_steps``, each line adds what the strategy's work per batch predicts.
     """
     named = {n: s["time_ratio_to_fresh"]["values"] for n, s in cost["summary"].items()}
     named = {n: v for n, v in named.items() if n != "fresh"}
@@ -46,7 +48,11 @@ def time_ratio_lines(cost: dict, alpha: float = 0.05) -> list[str]:
         else:
             verdict = f"not distinguishable from `fresh` over {n} repeats"
         shown = "n/a" if p is None else f"{p:.3g}"
-        out.append(f"- `{name}`: × {ratio:.2f} {span} (adjusted p = {shown}): {verdict}.")
+        why = ""
+        if num_steps is not None and t["ci95"] is not None:
+            lo, hi = math.exp(t["diff"] - t["ci95"]), math.exp(t["diff"] + t["ci95"])
+            why = "; " + time_prediction(name, num_steps, lo, hi)
+        out.append(f"- `{name}`: × {ratio:.2f} {span} (adjusted p = {shown}): {verdict}{why}.")
     return out + [""]
 
 
