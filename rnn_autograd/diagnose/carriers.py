@@ -38,10 +38,10 @@ def _tree(filename: str) -> ast.AST | None:
     return _TREES[filename]
 
 
-def _scopes(chain: tuple[Location, ...]) -> list[ast.AST]:
-    """The innermost loop or function around each line of ``chain``."""
+def _scopes(chain: tuple[Location, ...]) -> list[tuple[Location, ast.AST]]:
+    """The innermost loop or function around each line of ``chain``, with the line."""
     out = []
-    for filename, line, _ in chain:
+    for filename, line, qual in chain:
         tree = _tree(filename)
         if tree is None:
             continue
@@ -51,7 +51,8 @@ def _scopes(chain: tuple[Location, ...]) -> list[ast.AST]:
             if isinstance(n, _LOOPS) and n.lineno <= line <= (n.end_lineno or n.lineno)
         ]
         if around:
-            out.append(min(around, key=lambda n: (n.end_lineno or n.lineno) - n.lineno))
+            inner = min(around, key=lambda n: (n.end_lineno or n.lineno) - n.lineno)
+            out.append(((filename, line, qual), inner))
     return out
 
 
@@ -79,7 +80,7 @@ def _cut_of(value: ast.AST) -> str | None:
 def detached_names(chain: tuple[Location, ...]) -> set[str]:
     """Names the loops and functions around ``chain`` detach for real (assigned or in place)."""
     found: set[str] = set()
-    for scope in _scopes(chain):
+    for _, scope in _scopes(chain):
         for node in ast.walk(scope):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target, name = _dotted(node.targets[0]), _cut_of(node.value)
@@ -96,7 +97,7 @@ def detached_names(chain: tuple[Location, ...]) -> set[str]:
 def discarded_detaches(name: str, chain: tuple[Location, ...]) -> list[Location]:
     """Lines around ``chain`` that call ``name.detach()`` as a statement: its result is lost."""
     out: list[Location] = []
-    for scope, (filename, _, qual) in zip(_scopes(chain), chain):
+    for (filename, _, qual), scope in _scopes(chain):
         for node in ast.walk(scope):
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
                 func = node.value.func

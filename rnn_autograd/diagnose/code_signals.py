@@ -37,8 +37,10 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
         ("step", r"\.step\(\s*\)", 2.0, "an optimizer step"),
         (
             "carried_total",
-            r"^\s*(\w*(?:loss|total|sum|running)\w*)\s*=\s*\1\s*\+(?!.*\.item\(\))"
-            r"|^\s*\w*(?:loss|total|sum|running)\w*\s*\+=\s*(?!.*\.item\(\))",
+            r"^\s*((?:\w+\.)*\w*(?:loss|total|sum|running)\w*)\s*=\s*\1\s*\+(?!.*\.item\(\))"
+            r"|^\s*(?:\w+\.)*\w*(?:loss|total|sum|running)\w*\s*\+=\s*(?!.*\.item\(\))"
+            # the backward of a running total's mean so far: (total_loss / steps).backward()
+            r"|\(\s*(?:\w+\.)*\w*(?:loss|total|sum|running)\w*\s*/\s*[\w.]+\s*\)\.backward\(",
             3.0,
             "a running total carried across iterations",
         ),
@@ -80,7 +82,7 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
         ("softmax", r"softmax", 1.0, "a softmax"),
         (
             "loss_backward",
-            r"\b(?:\w*loss\w*|l|err\w*|cost)\.backward\(",
+            r"\b(?:\w*loss\w*|l|err\w*|cost)\)?\.backward\(",
             0.5,
             "the backward of a training loss",
         ),

@@ -38,7 +38,7 @@ from ..spec import Case, all_cases
 from ..spec.outcome import ByTorch, Declaration, Raises, Returns, Warned
 from .code_signals import code_signals
 from .error_features import SESSION, ObservedMessages, message_features
-from .error_text import ErrorText, parse_error_text
+from .error_text import ErrorText, current_wording, parse_error_text
 from .match_scores import (
     _code_fit,
     _common,
@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 TIERS = ("declared", "pattern", "hint")
+_OLD_WORDS = "your message is an older torch's wording of the message this case declares"
 # The end of a message's first sentence: what went wrong; the sentences after it advise.
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
 
@@ -167,12 +168,15 @@ def match_error(
     unique = {c.id: c for c, _, _ in raising}  # a Case with a ByTorch outcome is not hashable
     scores = _context_scores([unique[k] for k in sorted(unique)], context)
     flat = " ".join(message.split())  # a message wrapped by a terminal still matches
+    modern = current_wording(flat)  # an older torch's words for today's message
     details, user = message_features(message), code_signals(context)
     best: dict[str, Match] = {}
     for c, d, other in raising:
-        searched = message if re.search(d.pattern, message) else flat
+        searched = next((t for t in (message, flat, modern) if re.search(d.pattern, t)), message)
         found = re.search(d.pattern, searched)
         extra: dict = {}
+        # Matched only once reworded: the message is an older torch's (say so, most decisive).
+        _reworded = [_OLD_WORDS] if searched is modern and modern != flat else []
         if found:
             tier = "declared" if _type_matches(d, type_name) else "pattern"
             # A question that quotes the error is the canonical page for it: a tie-break.
@@ -185,7 +189,7 @@ def match_error(
                 "fit": m_fit + c_fit,
                 "trap": trap is not None,
                 "common": _common(c),
-                "reasons": tuple(m_why + c_why + ([trap] if trap else [])),
+                "reasons": tuple(m_why + c_why + ([trap] if trap else []) + _reworded),
             }
             head = _SENTENCE_END.search(searched)
             extra["tail"] = head is not None and found.start() >= head.start()

@@ -20,4 +20,4 @@ net = TwoHeads()
 support_x, support_y = torch.randn(10, 6), torch.randint(0, 4, (10,))
 inner_loss = nn.functional.cross_entropy(net(support_x), support_y)
 grads = torch.autograd.grad(inner_loss, list(net.parameters()), create_graph=True)
-fast = [p - 0.01 * g for p, g in zip(net.parameters(), grads)]
+fast = [p - 0.01 * g for p, g in zip(net.parameters(), grads, strict=True)]

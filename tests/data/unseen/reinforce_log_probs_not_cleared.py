@@ -32,7 +32,9 @@ def select_action(obs):
 
 def finish_episode():
     returns = torch.tensor(policy.rewards[::-1]).cumsum(0).flip(0)
-    loss = torch.stack([-lp * r for lp, r in zip(policy.saved_log_probs, returns)]).sum()
+    loss = torch.stack(
+        [-lp * r for lp, r in zip(policy.saved_log_probs, returns, strict=False)]
+    ).sum()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -40,8 +42,8 @@ def finish_episode():
 
 
 torch.manual_seed(0)
-for episode in range(3):
-    for t in range(5):
+for _episode in range(3):
+    for _ in range(5):
         select_action(torch.randn(4))
         policy.rewards.append(1.0)
     finish_episode()

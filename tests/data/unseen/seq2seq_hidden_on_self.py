@@ -23,7 +23,7 @@ model = Seq2Seq()
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 crit = nn.CrossEntropyLoss()
 data = torch.randint(0, 20, (4, 3, 9))
-for epoch in range(2):
+for _epoch in range(2):
     for batch in data:
         logits = model(batch[:, :-1])
         loss = crit(logits.reshape(-1, 20), batch[:, 1:].reshape(-1))

@@ -14,7 +14,7 @@ with torch.no_grad():
     print("val loss", criterion(model(val_x), val_y).item())
 
     model.train()
-    for step in range(3):
+    for _ in range(3):
         xb, yb = torch.randn(8, 4), torch.randint(0, 2, (8,))
         loss = criterion(model(xb), yb)
         opt.zero_grad()

@@ -9,7 +9,7 @@ y = (X.sum(1, keepdim=True) > 0).double()
 weights = torch.randn(3, 1, requires_grad=True).double()
 bias = torch.zeros(1, requires_grad=True).double()
 
-for epoch in range(3):
+for _epoch in range(3):
     p = torch.sigmoid(X @ weights + bias)
     loss = torch.nn.functional.binary_cross_entropy(p, y)
     loss.backward()
