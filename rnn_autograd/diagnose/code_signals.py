@@ -77,6 +77,12 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
             3.0,
             "a GAN's two models",
         ),
+        (
+            "custom_function",
+            r"\bctx\.\w+|autograd\.Function\b|\bmark_dirty\(",
+            3.0,
+            "a custom autograd.Function",
+        ),
         ("saved_attr", r"\._saved_\w+|\._raw_saved_", 3.0, "a saved tensor read directly"),
         ("create_graph", r"create_graph\s*=\s*True", 3.0, "create_graph=True"),
         ("softmax", r"softmax", 1.0, "a softmax"),

@@ -22,7 +22,10 @@ whether an op is named at all, the version numbers, the saved tensor's shape and
 says whether anomaly mode was on;
 and the signals of the traceback's code lines (``optimizer.step()``, ``retain_graph=True``, a
 tensor carried across iterations, ``inplace=True``, a slice assignment, ...) found in the
-case's source. A case whose fix adds ``retain_graph=True`` is never first where the code shows
+case's source (a custom Function's ``ctx``, too). Where the code does not tell them apart, a case
+matching the message as written comes before one matching it only in today's words for an
+older release's message (``current_wording``: torch 1.x's "Can't call numpy() on Variable" is
+today's "on Tensor"). A case whose fix adds ``retain_graph=True`` is never first where the code shows
 a graph carried on (a state, a running total, a step): that fix is the known trap there.
 Then the rarer identifiers shared with the case's source, a case whose code cuts the graph the
 commonest way (grad mode off, a loss rebuilt from plain values), the pattern found earliest in
@@ -82,6 +85,7 @@ class Match:
     reasons: tuple[str, ...] = ()  # why it matched (or was ranked down), most decisive first
     tail: bool = False  # found only after the message's first sentence (in its advice)
     common: float = 0.0  # its code cuts the graph the commonest way (a last tie-break)
+    reworded: bool = False  # matched only in today's words for an older torch's message
 
     @property
     def type_name(self) -> str:
@@ -96,6 +100,7 @@ class Match:
             self.tail,
             self.trap,
             -self.fit,
+            self.reworded,
             -self.context,
             -self.common,
             self.start,
@@ -176,7 +181,8 @@ def match_error(
         found = re.search(d.pattern, searched)
         extra: dict = {}
         # Matched only once reworded: the message is an older torch's (say so, most decisive).
-        _reworded = [_OLD_WORDS] if searched is modern and modern != flat else []
+        reworded = searched is modern and modern != flat and modern != message
+        _reworded = [_OLD_WORDS] if reworded else []
         if found:
             tier = "declared" if _type_matches(d, type_name) else "pattern"
             # A question that quotes the error is the canonical page for it: a tie-break.
@@ -189,6 +195,7 @@ def match_error(
                 "fit": m_fit + c_fit,
                 "trap": trap is not None,
                 "common": _common(c),
+                "reworded": reworded,
                 "reasons": tuple(m_why + c_why + ([trap] if trap else []) + _reworded),
             }
             head = _SENTENCE_END.search(searched)
