@@ -74,8 +74,14 @@ EXPECT = {
         {"graph/backward-through-freed-graph"},
         ["two backward calls over one forward"],
     ),
-    "accuracy_loss_from_argmax": (_NO_GRAPH, []),
-    "train_loop_inside_no_grad": ({"training-loop/loss-under-no-grad"}, []),
+    "accuracy_loss_from_argmax": (
+        _NO_GRAPH,
+        ["a result of `argmax` at tests/data/unseen/accuracy_loss_from_argmax.py:13"],
+    ),
+    "train_loop_inside_no_grad": (
+        {"training-loop/loss-under-no-grad"},
+        ["`linear` ran with grad mode off", "fix: compute the training loss outside"],
+    ),
     "weights_cast_after_requires_grad": ({"leaves/to-dtype-makes-non-leaf"}, []),
     "metric_numpy_on_output": ({"conversions/numpy-of-requires-grad"}, []),
     "maml_grad_unused_head": (
