@@ -6,7 +6,9 @@ function around that line tell them apart: a name the loop already detaches (``h
 ``h.detach_()``, ``h = h.data``) did not carry the graph; a ``h.detach()`` whose result is
 thrown away detaches nothing, and is worth saying. Where no name reads and assigns it, the old
 tensor may sit in a list kept across iterations (``policy.saved_log_probs``): found by looking
-in the frames' variables and their objects' attributes for a tensor of that graph.
+in the frames' variables and their objects' attributes for a tensor of that graph. A variable
+that still holds the old tensor itself (a GAN's ``fake``) was not carried: two backwards went
+through it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 
 from .locations import Location
 
-__all__ = ["container_holding", "detached_names", "discarded_detaches"]
+__all__ = ["container_holding", "detached_names", "discarded_detaches", "variable_holding"]
 
 _LOOPS = (ast.For, ast.While, ast.AsyncFor, ast.FunctionDef, ast.AsyncFunctionDef)
 _CUTS = frozenset(["detach", "detach_", "data", "clone"])
@@ -135,4 +137,15 @@ def container_holding(node: Any, frames) -> str | None:
                 for attr, inner in list(attrs.items())[:_MAX_ITEMS]:
                     if _holds(inner, node):
                         return f"{var}.{attr}"
+    return None
+
+
+def variable_holding(node: Any, frames) -> str | None:
+    """The user's variable that still holds the tensor whose grad_fn is ``node`` (``fake``):
+    a tensor made once and used by two backwards, not one carried into a new iteration."""
+    for frame in frames:
+        for scope in (frame.f_locals, frame.f_globals):
+            for var, value in list(scope.items()):
+                if isinstance(value, torch.Tensor) and value.grad_fn is node:
+                    return var
     return None

@@ -15,6 +15,7 @@ saved by ``torch.save`` and change the user's objects).
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from typing import Any
 
@@ -105,6 +106,19 @@ class CutTracker:
             if self.mark_of(t) is None:
                 self._mark(t, mark)
 
+    def saw_grad(self, func: Any, args: tuple, kwargs: dict, result: Any, chain: tuple) -> None:
+        """After ``torch.autograd.grad``: without create_graph, the gradients have no graph."""
+        try:
+            create = inspect.signature(func).bind(*args, **kwargs).arguments.get("create_graph")
+        except (TypeError, ValueError):
+            return
+        if create:
+            return
+        why = "without create_graph=True: the gradients it returns have no graph of their own"
+        for t in _tensors(result):
+            if not t.requires_grad:
+                self._mark(t, ("autograd.grad", why, chain))
+
 
 def cut_error(tracker: CutTracker, roots: list[torch.Tensor], home: str | None) -> list[str]:
     """Lines naming where the history of the tensor backward was given lost its graph."""
@@ -138,6 +152,11 @@ def _fix(why: str) -> str:
         )
     if why.startswith("with inference_mode"):
         return "  fix: compute the training loss outside torch.inference_mode()"
+    if why.startswith("without create_graph"):
+        return (
+            "  fix: pass create_graph=True to torch.autograd.grad when the loss is built from the"
+            " gradients it returns (a gradient penalty, a meta-learning step)"
+        )
     if why.startswith("from plain numbers"):
         return (
             "  fix: compute the loss from the model's output with torch operations (no .item(),"

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .carriers import container_holding, detached_names, discarded_detaches
+from .carriers import container_holding, detached_names, discarded_detaches, variable_holding
 from .graph_record import FREED, MADE, frame_names, walk
 from .locations import carried_names, format_chain, format_location
 from .saved_tensors import TensorNamer
@@ -41,7 +41,8 @@ def freed_error(rec: Any, roots, seq: int, frames) -> list[str]:
                 done.add(key)
                 root = _root_name(node, roots, frames)
                 held = container_holding(node, frames) if carried else None
-                lines += _boundary_lines(rec, node, tag, made, consumer, carried, root, held)
+                kept = variable_holding(node, frames) if carried and not held else None
+                lines += _boundary_lines(rec, node, tag, made, consumer, carried, root, held, kept)
     return lines
 
 
@@ -105,10 +106,14 @@ def _root_name(node: Any, roots, frames) -> str | None:
     return None
 
 
-def _boundary_lines(rec, node, tag, made, consumer, carried, root=None, held=None) -> list[str]:
+def _boundary_lines(
+    rec, node, tag, made, consumer, carried, root=None, held=None, kept=None
+) -> list[str]:
     home = rec.home
     name, summing, at = _carrier(consumer)
     name = name or root
+    if not name and kept:
+        return _reused_lines(rec, tag, made, consumer, kept)
     if name:
         what = f"`{name}`"
     elif held:
@@ -162,5 +167,24 @@ def _boundary_lines(rec, node, tag, made, consumer, carried, root=None, held=Non
         " graph would stay alive (memory and time grow each step), backward would run again"
         " into iterations already used, and after an optimizer step it fails with"
         ' "modified by an inplace operation" instead'
+    )
+    return lines
+
+
+def _reused_lines(rec, tag, made, consumer, kept: str) -> list[str]:
+    """A tensor made once that two backwards go through (a GAN's ``fake``): not carried."""
+    home = rec.home
+    lines = [
+        f"  this backward goes through `{kept}` again: the `{tag[1]}` at"
+        f" {format_chain(tag[2], home)} already went through it and freed the graph that made it"
+    ]
+    if made is not None:
+        lines.append(f"    `{kept}` was made by `{made[1]}` at {format_chain(made[2], home)}")
+    if consumer is not None:
+        lines.append(f"    and used again by `{consumer[1]}` at {format_chain(consumer[2], home)}")
+    lines.append(
+        f"  fix: if the earlier loss must not train what made `{kept}` (a GAN's discriminator"
+        f" step on the generator's output), give that loss `{kept}.detach()`; if both losses"
+        " should, add them and call backward once (or pass retain_graph=True to the first)"
     )
     return lines

@@ -274,6 +274,8 @@ class record(contextlib.ContextDecorator):
             raise
         if not retain:  # it ran and freed its graph: tag what it freed with its line
             tag_freed(roots, (seq, kind, chain))
+        if kind == "grad":
+            self.cuts.saw_grad(func, args, kwargs, result, chain)
         return result
 
 
