@@ -82,7 +82,14 @@ EXPECT = {
         {"training-loop/loss-under-no-grad"},
         ["`linear` ran with grad mode off", "fix: compute the training loss outside"],
     ),
-    "weights_cast_after_requires_grad": ({"leaves/to-dtype-makes-non-leaf"}, []),
+    "weights_cast_after_requires_grad": (
+        {"leaves/to-dtype-makes-non-leaf"},
+        [
+            "`weights` is not a leaf (its grad_fn is ToCopyBackward0): it was made by `double`"
+            " at tests/data/unseen/weights_cast_after_requires_grad.py:9",
+            "cast or move first, then require grad",
+        ],
+    ),
     "gradient_penalty_without_create_graph": (
         {"higher-order/grad-of-grad-without-create-graph"},
         ["a result of `autograd.grad` at tests/data/unseen/", "pass create_graph=True"],
@@ -193,3 +200,24 @@ def test_the_script_pasted_above_its_traceback_tells_what_the_traceback_cannot(s
     want = EXPECT[script][0]
     ok = want(first.case.id) if callable(want) else first.case.id in want
     assert first.tier == "declared" and ok, f"{first.case.id} first: {first.reasons}"
+
+
+def test_a_grad_read_on_a_weight_rebuilt_from_itself_is_told_to_update_in_place(
+    tmp_path, monkeypatch, capsys
+):
+    script = tmp_path / "manual_sgd.py"
+    script.write_text(
+        "import torch\n"
+        "w = torch.randn(3, requires_grad=True)\n"
+        "x = torch.randn(5, 3)\n"
+        "for _ in range(2):\n"
+        "    (x @ w).pow(2).mean().backward()\n"
+        "    print(w.grad)\n"
+        "    w = w - 0.1 * w.grad\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with isolated():
+        assert run_script("manual_sgd.py", []) == 1  # w.grad is None on the second pass
+    err = capsys.readouterr().err
+    assert "`w` is not a leaf (its grad_fn is SubBackward0): it was made by `sub`" in err
+    assert "update it in place under torch.no_grad() (`w -= ...`)" in err
