@@ -160,3 +160,33 @@ def test_a_version_message_without_a_traceback_is_declared(text):
     first = match_text(text)[0]
     assert first.tier in ("declared", "pattern")
     assert "modified by an inplace operation" in first.declared.pattern
+
+
+LIGHTNING = f"""Traceback (most recent call last):
+  File "train.py", line 88, in <module>
+    trainer.fit(model, dm)
+  File "/opt/conda/lib/python3.10/site-packages/pytorch_lightning/trainer/trainer.py", line 532, in fit
+    call._call_and_handle_interrupt(
+  File "/opt/conda/lib/python3.10/contextlib.py", line 153, in __exit__
+    self.gen.throw(typ, value, traceback)
+  File "/home/u/proj/model.py", line 41, in training_step
+    self.manual_backward(total_loss)
+  File "/opt/conda/lib/python3.10/site-packages/torch/_tensor.py", line 522, in backward
+    torch.autograd.backward(self, gradient, retain_graph=True)
+RuntimeError: {_FREED}
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LIGHTNING,
+        "\n".join("    " + line for line in LIGHTNING.splitlines()),
+        "\n".join("> " + line for line in LIGHTNING.splitlines()),
+    ],
+    ids=["as printed", "a markdown code block", "a markdown quote"],
+)
+def test_installed_packages_lines_are_left_out_and_a_pasted_block_is_read_as_printed(text):
+    [error] = parse_error_text(text)
+    assert error.type_name == "RuntimeError"
+    assert error.context == ("trainer.fit(model, dm)", "self.manual_backward(total_loss)")

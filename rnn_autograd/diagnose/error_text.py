@@ -4,7 +4,9 @@
 it was chained from) and then one per warning line (``train.py:12: UserWarning: ...``), each
 with the user's code lines that go with it: the traceback's own lines outside torch, the line a
 warning printed under it, and code pasted into the same text (a question that shows the
-script, then the traceback). Python, IPython/Jupyter (old ``<ipython-input-3-...> in
+script, then the traceback), also pasted as a Markdown quote or an indented code block. Lines of
+installed packages (Lightning, ...) and the standard library are left out as torch's are.
+Python, IPython/Jupyter (old ``<ipython-input-3-...> in
 <module>()`` and new ``Cell In[3], line 7`` / ``File ~/.../x.py:12, in f()`` frames, numbered
 source lines, ANSI colours) and pytest output are read alike, Windows paths too.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import re
+import textwrap
 from dataclasses import dataclass
 
 __all__ = ["ErrorText", "current_wording", "parse_error_text"]
@@ -62,8 +65,13 @@ def _looks_like_exception(name: str) -> bool:
     )
 
 
+# Library code: torch, and every installed package (Lightning, transformers, ...) or the
+# standard library: their lines are the same whatever the user's error.
+_LIBRARY = re.compile(r"/torch/|/(?:site|dist)-packages/|/lib/python\d[\d.]*/(?!site-packages)")
+
+
 def _is_torch(path: str) -> bool:
-    return "/torch/" in path.replace("\\", "/")
+    return _LIBRARY.search(path.replace("\\", "/")) is not None
 
 
 def _pasted_code(line: str) -> str | None:
@@ -75,6 +83,15 @@ def _pasted_code(line: str) -> str | None:
     return stripped
 
 
+def _unquoted(text: str) -> str:
+    """A traceback pasted as a Markdown quote (``> ``) or code block (indented): as printed."""
+    lines = text.splitlines()
+    filled = [line for line in lines if line.strip()]
+    if filled and all(line.lstrip().startswith(">") for line in filled):
+        lines = [re.sub(r"^\s*> ?", "", line) for line in lines]
+    return textwrap.dedent("\n".join(lines))
+
+
 def parse_error_text(text: str) -> list[ErrorText]:
     """The exceptions in ``text``, last (the one raised) first, then its warnings.
 
@@ -83,7 +100,7 @@ def parse_error_text(text: str) -> list[ErrorText]:
     Text with no such line is a bare message of unknown type.
     """
     # pytest prints the exception as "E   RuntimeError: ..." lines: read them without the "E".
-    text = _ANSI.sub("", text)
+    text = _unquoted(_ANSI.sub("", text))
     lines = [_PYTEST_E.sub("", line) for line in text.strip("\n").splitlines()]
     numbered = False  # an IPython traceback: its code lines start with their numbers
     found: list[ErrorText] = []
