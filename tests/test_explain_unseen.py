@@ -221,3 +221,26 @@ def test_a_grad_read_on_a_weight_rebuilt_from_itself_is_told_to_update_in_place(
     err = capsys.readouterr().err
     assert "`w` is not a leaf (its grad_fn is SubBackward0): it was made by `sub`" in err
     assert "update it in place under torch.no_grad() (`w -= ...`)" in err
+
+
+def test_a_cut_of_the_models_output_is_named_before_targets_made_from_numbers(
+    tmp_path, monkeypatch, capsys
+):
+    script = tmp_path / "eval_as_train.py"
+    script.write_text(
+        "import torch\n"
+        "model = torch.nn.Linear(3, 1)\n"
+        "x = torch.randn(4, 3)\n"
+        "print(model(x).sum().item())\n"
+        "labels = torch.tensor([1.0, 0.0, 1.0, 0.0])\n"
+        "with torch.no_grad():\n"
+        "    pred = model(x).squeeze(1)\n"
+        "loss = torch.nn.functional.mse_loss(labels, pred)\n"
+        "loss.backward()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with isolated():
+        assert run_script("eval_as_train.py", []) == 1
+    err = capsys.readouterr().err
+    assert "a result of `linear` at eval_as_train.py:7" in err
+    assert "ran with grad mode off" in err

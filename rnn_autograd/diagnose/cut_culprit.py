@@ -101,7 +101,8 @@ class CutTracker:
             marks = [m for m in map(self.mark_of, inputs) if m is not None]
             if not marks:
                 return
-            mark = marks[0]
+            # A cut of the model's output outranks a tensor made from numbers (targets often are).
+            mark = sorted(marks, key=lambda m: m[0] in _FROM_NUMBERS)[0]
         for t in lost:
             if self.mark_of(t) is None:
                 self._mark(t, mark)
