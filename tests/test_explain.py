@@ -196,7 +196,7 @@ def test_a_jupyter_traceback_is_read_with_its_arrowed_line_as_code():
     )
     [error] = parse_error_text(text)
     assert error.type_name == "RuntimeError"
-    assert error.context == ("6 loss.backward()", "h.grad_fn._saved_result")
+    assert error.context == ("loss.backward()", "h.grad_fn._saved_result")
     assert match_text(text)[0].case.id == "graph/saved-tensor-after-backward"
 
 

@@ -25,6 +25,8 @@ import warnings
 
 from ..diagnose import recording, transparent_call
 from ..diagnose.explain import match_text
+from ..diagnose.leaf_culprit import nonleaf_grad_lines
+from ..diagnose.locations import is_user_file
 from ..diagnose.recording import record
 from ..errors import UsageError
 from ..spec import Case, all_cases, get_case
@@ -37,6 +39,7 @@ _OWN_FILES = frozenset(
     for m in (sys.modules[__name__], recording, transparent_call)
 )
 _MAX_WARNINGS = 3
+_NON_LEAF = "attribute of a Tensor that is not a leaf Tensor is being accessed"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -85,7 +88,8 @@ def run_script(script: str, argv: list[str] | None = None) -> int:
         return 130
     except BaseException as exc:  # the script's error: printed as python would, then diagnosed
         _print_exception(exc, path)
-        _print_notes_or_line(exc)
+        if not _print_warning_raised(exc):
+            _print_notes_or_line(exc)
         return 1
     finally:
         sys.argv = saved_argv
@@ -134,7 +138,8 @@ class _warnings_seen:
         self.original = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            self.seen.append((f"{filename}:{lineno}", category, str(message)))
+            why = nonleaf_grad_lines(filename, lineno) if _NON_LEAF in str(message) else []
+            self.seen.append((f"{filename}:{lineno}", category, str(message), why))
             return self.original(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show
@@ -146,7 +151,7 @@ class _warnings_seen:
 def _warning_cases(seen: list[tuple]) -> None:
     """After the run: each autograd warning shown, with the cases that declare it."""
     shown: set[str] = set()
-    for where, category, message in seen:
+    for where, category, message, why in seen:
         if message in shown or len(shown) >= _MAX_WARNINGS:
             continue
         cases = _cases_declaring(category, message)
@@ -157,6 +162,8 @@ def _warning_cases(seen: list[tuple]) -> None:
         print(
             f"rnn-autograd: the warning at {_relative(where)} ({first[:80]}...):", file=sys.stderr
         )
+        for line in why:  # what the recording saw of the tensor the line reads
+            print(line, file=sys.stderr)
         for c in cases[:3]:
             fix = f" (fix: {c.fix}: {get_case(c.fix).question})" if c.fix else ""
             print(f"  {c.id}: {c.question}{fix}", file=sys.stderr)
@@ -181,6 +188,25 @@ def _cases_declaring(category: type[Warning], message: str) -> list[Case]:
 def _relative(where: str) -> str:
     cwd = os.getcwd().rstrip(os.sep) + os.sep
     return where[len(cwd) :] if where.startswith(cwd) else where
+
+
+def _print_warning_raised(exc: BaseException) -> bool:
+    """A warning raised as an error (``-W error``): what the recording saw, and its cases."""
+    if not isinstance(exc, Warning) or _NON_LEAF not in str(exc):
+        return False
+    tb, user = exc.__traceback__, None
+    while tb is not None:  # the innermost line of the user's own code
+        if is_user_file(tb.tb_frame.f_code.co_filename):
+            user = tb
+        tb = tb.tb_next
+    if user is None:
+        return False
+    tb = user
+    code = tb.tb_frame.f_code
+    seen = [(f"{code.co_filename}:{tb.tb_lineno}", type(exc), str(exc))]
+    why = nonleaf_grad_lines(code.co_filename, tb.tb_lineno, frame=tb.tb_frame)
+    _warning_cases([(*seen[0], why)])
+    return True
 
 
 def _print_notes_or_line(exc: BaseException) -> None:

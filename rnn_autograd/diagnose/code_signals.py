@@ -37,8 +37,10 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
         ("step", r"\.step\(\s*\)", 2.0, "an optimizer step"),
         (
             "carried_total",
-            r"^\s*(\w*(?:loss|total|sum|running)\w*)\s*=\s*\1\s*\+(?!.*\.item\(\))"
-            r"|^\s*\w*(?:loss|total|sum|running)\w*\s*\+=\s*(?!.*\.item\(\))",
+            r"^\s*((?:\w+\.)*\w*(?:loss|total|sum|running)\w*)\s*=\s*\1\s*\+(?!.*\.item\(\))"
+            r"|^\s*(?:\w+\.)*\w*(?:loss|total|sum|running)\w*\s*\+=\s*(?!.*\.item\(\))"
+            # the backward of a running total's mean so far: (total_loss / steps).backward()
+            r"|\(\s*(?:\w+\.)*\w*(?:loss|total|sum|running)\w*\s*/\s*[\w.]+\s*\)\.backward\(",
             3.0,
             "a running total carried across iterations",
         ),
@@ -75,12 +77,18 @@ SIGNALS: dict[str, tuple[re.Pattern[str], float, str]] = {
             3.0,
             "a GAN's two models",
         ),
+        (
+            "custom_function",
+            r"\bctx\.\w+|autograd\.Function\b|\bmark_dirty\(",
+            3.0,
+            "a custom autograd.Function",
+        ),
         ("saved_attr", r"\._saved_\w+|\._raw_saved_", 3.0, "a saved tensor read directly"),
         ("create_graph", r"create_graph\s*=\s*True", 3.0, "create_graph=True"),
         ("softmax", r"softmax", 1.0, "a softmax"),
         (
             "loss_backward",
-            r"\b(?:\w*loss\w*|l|err\w*|cost)\.backward\(",
+            r"\b(?:\w*loss\w*|l|err\w*|cost)\)?\.backward\(",
             0.5,
             "the backward of a training loss",
         ),

@@ -4,21 +4,38 @@
 it was chained from) and then one per warning line (``train.py:12: UserWarning: ...``), each
 with the user's code lines that go with it: the traceback's own lines outside torch, the line a
 warning printed under it, and code pasted into the same text (a question that shows the
-script, then the traceback). Python, IPython/Jupyter and pytest output are read alike.
+script, then the traceback), also pasted as a Markdown quote or an indented code block. Lines of
+installed packages (Lightning, ...) and the standard library are left out as torch's are.
+Python, IPython/Jupyter (old ``<ipython-input-3-...> in
+<module>()`` and new ``Cell In[3], line 7`` / ``File ~/.../x.py:12, in f()`` frames, numbered
+source lines, ANSI colours) and pytest output are read alike, Windows paths too.
+
+``current_wording`` rewrites a message printed by an older torch release into today's words
+(``Can't call numpy() on Variable`` -> ``on Tensor``), so a case declaring today's message
+matches it too.
 """
 
 from __future__ import annotations
 
 import builtins
 import re
+import textwrap
 from dataclasses import dataclass
 
-__all__ = ["ErrorText", "parse_error_text"]
+__all__ = ["ErrorText", "current_wording", "parse_error_text"]
 
 _EXC_LINE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*): ?(.*)$")
 # "path/train.py:12: UserWarning: message" as printed by warnings.showwarning.
 _WARNING_LINE = re.compile(r"^(.+?):(\d+): ((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*Warning): (.*)$")
-_FRAME = re.compile(r'^\s*File "([^"]*)", line \d+')
+_FRAME = re.compile(
+    r'^\s*File "([^"]*)", line \d+'  # Python
+    r"|^\s*File (\S+?):\d+(?:, in |$)"  # IPython 8: File ~/lib/torch/_tensor.py:487, in f(...)
+    r"|^(Cell In\[\d*\]), line \d+"  # IPython 8: a notebook cell
+    r"|^(<ipython-input-[^>]*>|\S+\.py) in \S+?\("  # IPython < 8: /lib/torch/tensor.py in f(...)
+)
+# ANSI colour codes (IPython's, a coloured log's) and the numbers IPython shows before a line.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_NUMBERED = re.compile(r"^\s*\d+(?: |$)")
 _CHAIN = re.compile(r"^(During handling of the above exception|The above exception was the direct)")
 _PYTEST_E = re.compile(r"^E {2,}")
 _ARROW = re.compile(r"^-*> ?(?:\d+ )?")
@@ -48,8 +65,13 @@ def _looks_like_exception(name: str) -> bool:
     )
 
 
+# Library code: torch, and every installed package (Lightning, transformers, ...) or the
+# standard library: their lines are the same whatever the user's error.
+_LIBRARY = re.compile(r"/torch/|/(?:site|dist)-packages/|/lib/python\d[\d.]*/(?!site-packages)")
+
+
 def _is_torch(path: str) -> bool:
-    return "/torch/" in path.replace("\\", "/")
+    return _LIBRARY.search(path.replace("\\", "/")) is not None
 
 
 def _pasted_code(line: str) -> str | None:
@@ -61,6 +83,15 @@ def _pasted_code(line: str) -> str | None:
     return stripped
 
 
+def _unquoted(text: str) -> str:
+    """A traceback pasted as a Markdown quote (``> ``) or code block (indented): as printed."""
+    lines = text.splitlines()
+    filled = [line for line in lines if line.strip()]
+    if filled and all(line.lstrip().startswith(">") for line in filled):
+        lines = [re.sub(r"^\s*> ?", "", line) for line in lines]
+    return textwrap.dedent("\n".join(lines))
+
+
 def parse_error_text(text: str) -> list[ErrorText]:
     """The exceptions in ``text``, last (the one raised) first, then its warnings.
 
@@ -69,7 +100,9 @@ def parse_error_text(text: str) -> list[ErrorText]:
     Text with no such line is a bare message of unknown type.
     """
     # pytest prints the exception as "E   RuntimeError: ..." lines: read them without the "E".
+    text = _unquoted(_ANSI.sub("", text))
     lines = [_PYTEST_E.sub("", line) for line in text.strip("\n").splitlines()]
+    numbered = False  # an IPython traceback: its code lines start with their numbers
     found: list[ErrorText] = []
     warned: list[ErrorText] = []
     pasted: list[str] = []  # code outside any traceback: the script the user showed
@@ -106,17 +139,21 @@ def parse_error_text(text: str) -> list[ErrorText]:
         if starts or _CHAIN.match(line):
             close()
             in_traceback = True
+            numbered = numbered or (starts and not line.startswith("Traceback"))
             context = [] if starts else context
             continue
         if frame:
             close()
             in_traceback = True
+            path = next(g for g in frame.groups() if g is not None)
+            numbered = numbered or not line.lstrip().startswith('File "')
             # torch's own frames are the same for every error: only user code tells cases apart.
-            skip_code = _is_torch(frame.group(1))
+            skip_code = _is_torch(path)
             continue
         arrow = _ARROW.match(line)  # IPython "----> 7 code", pytest ">       code"
         if current is None and in_traceback and (line[:1].isspace() or arrow):
             code = line[arrow.end() :].strip() if arrow else line.strip()
+            code = _NUMBERED.sub("", code).strip() if numbered else code
             if code and not skip_code and set(code) - set("^~ "):
                 context.append(code)
             continue
@@ -137,3 +174,29 @@ def parse_error_text(text: str) -> list[ErrorText]:
     extra = tuple(pasted)
     errors = [ErrorText(e.type_name, e.message, e.context + extra) for e in reversed(found)]
     return errors + [ErrorText(w.type_name, w.message, w.context + extra, True) for w in warned]
+
+
+# An older release's words for a message -> today's (each seen in torch's own history).
+_OLD_WORDING = (
+    # torch < 1.6: the check in VariableHooks / the numpy() binding said "Variable", "var"
+    (
+        r"Can't call numpy\(\) on Variable that requires grad\. Use var\.detach\(\)\.numpy\(\)",
+        "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy()",
+    ),
+    (
+        r"element (\d+) of variables does not require grad",
+        r"element \1 of tensors does not require grad",
+    ),
+    # torch < 1.8: the in-place check on a leaf said "has been used" (mark_dirty still does)
+    (
+        r"a leaf Variable that requires grad has been used in an in-place operation",
+        "a leaf Variable that requires grad is being used in an in-place operation",
+    ),
+)
+
+
+def current_wording(message: str) -> str:
+    """``message`` in today's words where an older torch worded it otherwise (else as is)."""
+    for old, new in _OLD_WORDING:
+        message = re.sub(old, new, message)
+    return message

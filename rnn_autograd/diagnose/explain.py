@@ -22,7 +22,10 @@ whether an op is named at all, the version numbers, the saved tensor's shape and
 says whether anomaly mode was on;
 and the signals of the traceback's code lines (``optimizer.step()``, ``retain_graph=True``, a
 tensor carried across iterations, ``inplace=True``, a slice assignment, ...) found in the
-case's source. A case whose fix adds ``retain_graph=True`` is never first where the code shows
+case's source (a custom Function's ``ctx``, too). Where the code does not tell them apart, a case
+matching the message as written comes before one matching it only in today's words for an
+older release's message (``current_wording``: torch 1.x's "Can't call numpy() on Variable" is
+today's "on Tensor"). A case whose fix adds ``retain_graph=True`` is never first where the code shows
 a graph carried on (a state, a running total, a step): that fix is the known trap there.
 Then the rarer identifiers shared with the case's source, a case whose code cuts the graph the
 commonest way (grad mode off, a loss rebuilt from plain values), the pattern found earliest in
@@ -38,7 +41,7 @@ from ..spec import Case, all_cases
 from ..spec.outcome import ByTorch, Declaration, Raises, Returns, Warned
 from .code_signals import code_signals
 from .error_features import SESSION, ObservedMessages, message_features
-from .error_text import ErrorText, parse_error_text
+from .error_text import ErrorText, current_wording, parse_error_text
 from .match_scores import (
     _code_fit,
     _common,
@@ -60,6 +63,7 @@ __all__ = [
 ]
 
 TIERS = ("declared", "pattern", "hint")
+_OLD_WORDS = "your message is an older torch's wording of the message this case declares"
 # The end of a message's first sentence: what went wrong; the sentences after it advise.
 _SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
 
@@ -81,6 +85,7 @@ class Match:
     reasons: tuple[str, ...] = ()  # why it matched (or was ranked down), most decisive first
     tail: bool = False  # found only after the message's first sentence (in its advice)
     common: float = 0.0  # its code cuts the graph the commonest way (a last tie-break)
+    reworded: bool = False  # matched only in today's words for an older torch's message
 
     @property
     def type_name(self) -> str:
@@ -95,6 +100,7 @@ class Match:
             self.tail,
             self.trap,
             -self.fit,
+            self.reworded,
             -self.context,
             -self.common,
             self.start,
@@ -167,12 +173,16 @@ def match_error(
     unique = {c.id: c for c, _, _ in raising}  # a Case with a ByTorch outcome is not hashable
     scores = _context_scores([unique[k] for k in sorted(unique)], context)
     flat = " ".join(message.split())  # a message wrapped by a terminal still matches
+    modern = current_wording(flat)  # an older torch's words for today's message
     details, user = message_features(message), code_signals(context)
     best: dict[str, Match] = {}
     for c, d, other in raising:
-        searched = message if re.search(d.pattern, message) else flat
+        searched = next((t for t in (message, flat, modern) if re.search(d.pattern, t)), message)
         found = re.search(d.pattern, searched)
         extra: dict = {}
+        # Matched only once reworded: the message is an older torch's (say so, most decisive).
+        reworded = searched is modern and modern != flat and modern != message
+        _reworded = [_OLD_WORDS] if reworded else []
         if found:
             tier = "declared" if _type_matches(d, type_name) else "pattern"
             # A question that quotes the error is the canonical page for it: a tie-break.
@@ -185,7 +195,8 @@ def match_error(
                 "fit": m_fit + c_fit,
                 "trap": trap is not None,
                 "common": _common(c),
-                "reasons": tuple(m_why + c_why + ([trap] if trap else [])),
+                "reworded": reworded,
+                "reasons": tuple(m_why + c_why + ([trap] if trap else []) + _reworded),
             }
             head = _SENTENCE_END.search(searched)
             extra["tail"] = head is not None and found.start() >= head.start()

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from .carriers import container_holding, detached_names, discarded_detaches, variable_holding
 from .graph_record import FREED, MADE, frame_names, walk
 from .locations import carried_names, format_chain, format_location
 from .saved_tensors import TensorNamer
@@ -39,7 +40,9 @@ def freed_error(rec: Any, roots, seq: int, frames) -> list[str]:
             if key not in done and len(done) < 3:
                 done.add(key)
                 root = _root_name(node, roots, frames)
-                lines += _boundary_lines(rec, node, tag, made, consumer, carried, root)
+                held = container_holding(node, frames) if carried else None
+                kept = variable_holding(node, frames) if carried and not held else None
+                lines += _boundary_lines(rec, node, tag, made, consumer, carried, root, held, kept)
     return lines
 
 
@@ -83,13 +86,15 @@ def _source(fn: Any) -> str:
 
 
 def _carrier(consumer: tuple | None) -> tuple[str | None, bool, tuple | None]:
-    """The variable that carried the old graph in: outermost line that reads and assigns it."""
+    """The variable that carried the old graph in: outermost line that reads and assigns it
+    (of several, one the loop around it does not already detach)."""
     if consumer is None:
         return None, False, None
     for loc in reversed(consumer[2]):
         names, summing = carried_names(loc)
         if names:
-            return names[0], summing, loc
+            cut = detached_names(consumer[2]) if len(names) > 1 else set()
+            return ([n for n in names if n not in cut] or names)[0], summing, loc
     return None, False, consumer[2][0] if consumer[2] else None
 
 
@@ -101,11 +106,20 @@ def _root_name(node: Any, roots, frames) -> str | None:
     return None
 
 
-def _boundary_lines(rec, node, tag, made, consumer, carried, root=None) -> list[str]:
+def _boundary_lines(
+    rec, node, tag, made, consumer, carried, root=None, held=None, kept=None
+) -> list[str]:
     home = rec.home
     name, summing, at = _carrier(consumer)
     name = name or root
-    what = f"`{name}`" if name else f"a tensor whose grad_fn is {node.name()}"
+    if not name and kept:
+        return _reused_lines(rec, tag, made, consumer, kept)
+    if name:
+        what = f"`{name}`"
+    elif held:
+        what = f"a tensor kept in `{held}`"
+    else:
+        what = f"a tensor whose grad_fn is {node.name()}"
     lines = [f"  this backward enters a graph an earlier backward freed, through {what}"]
     if made is not None:
         lines.append(f"    {what} was made by `{made[1]}` at {format_chain(made[2], home)}")
@@ -135,6 +149,17 @@ def _boundary_lines(rec, node, tag, made, consumer, carried, root=None) -> list[
             f" `{name} = {name}.detach()` (a tuple, as an LSTM's (h, c):"
             f" `{name} = tuple(s.detach() for s in {name})`)"
         )
+        for loc in discarded_detaches(name, consumer[2] if consumer else ()):
+            lines.append(
+                f"  your `{name}.detach()` at {format_location(loc)} throws its result away:"
+                f" detach() returns a new tensor and leaves `{name}` as it was"
+            )
+    elif held:
+        lines.append(
+            f"  fix: `{held}` still holds tensors of an iteration whose graph a backward freed:"
+            f" empty it after each backward (`{held}.clear()`), or keep numbers in it"
+            " (`.item()`) or detached tensors"
+        )
     else:
         lines.append(f"  fix: detach the tensor at {where} before it is used again")
     lines.append(
@@ -142,5 +167,24 @@ def _boundary_lines(rec, node, tag, made, consumer, carried, root=None) -> list[
         " graph would stay alive (memory and time grow each step), backward would run again"
         " into iterations already used, and after an optimizer step it fails with"
         ' "modified by an inplace operation" instead'
+    )
+    return lines
+
+
+def _reused_lines(rec, tag, made, consumer, kept: str) -> list[str]:
+    """A tensor made once that two backwards go through (a GAN's ``fake``): not carried."""
+    home = rec.home
+    lines = [
+        f"  this backward goes through `{kept}` again: the `{tag[1]}` at"
+        f" {format_chain(tag[2], home)} already went through it and freed the graph that made it"
+    ]
+    if made is not None:
+        lines.append(f"    `{kept}` was made by `{made[1]}` at {format_chain(made[2], home)}")
+    if consumer is not None:
+        lines.append(f"    and used again by `{consumer[1]}` at {format_chain(consumer[2], home)}")
+    lines.append(
+        f"  fix: if the earlier loss must not train what made `{kept}` (a GAN's discriminator"
+        f" step on the generator's output), give that loss `{kept}.detach()`; if both losses"
+        " should, add them and call backward once (or pass retain_graph=True to the first)"
     )
     return lines

@@ -139,19 +139,43 @@ def _statement(loc: Location) -> ast.AST | None:
     return None
 
 
+def _dotted(node: ast.AST) -> str | None:
+    """``state`` or ``self.hidden``: a name or an attribute chain on a name, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _targets(node: ast.AST) -> list[str]:
+    """The names (and attributes, ``self.hidden``) a target stores, through tuples."""
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [n for elt in node.elts for n in _targets(elt)]
+    if isinstance(node, ast.Starred):
+        return _targets(node.value)
+    name = _dotted(node)
+    return [name] if name else []
+
+
 def carried_names(loc: Location) -> tuple[list[str], bool]:
     """Names the statement at ``loc`` both reads and assigns (``state = f(x, state)``,
-    ``total = total + loss``, ``total += loss``), and whether it is a running sum."""
+    ``total = total + loss``, ``total += loss``, ``y, self.hidden = lstm(x, self.hidden)``),
+    and whether it is a running sum."""
     stmt = _statement(loc)
-    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-        return [stmt.target.id], isinstance(stmt.op, ast.Add)
+    if isinstance(stmt, ast.AugAssign):
+        name = _dotted(stmt.target)
+        return ([name], isinstance(stmt.op, ast.Add)) if name else ([], False)
     if not isinstance(stmt, ast.Assign):
         return [], False
-    stored = {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    stored = {n for t in stmt.targets for n in _targets(t)}
     read = [
-        n.id
+        name
         for n in ast.walk(stmt.value)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in stored
+        if isinstance(n, (ast.Name, ast.Attribute))
+        and isinstance(n.ctx, ast.Load)
+        and (name := _dotted(n)) in stored
     ]
     names = list(dict.fromkeys(read))
     summing = isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.Add)

@@ -53,6 +53,7 @@ from .culprits import (
     tag_freed,
     version_error,
 )
+from .cut_culprit import CutTracker
 from .locations import library_frames, user_stack
 from .transparent_call import call as _call
 
@@ -90,6 +91,7 @@ class _RecordingMode(TorchFunctionMode):
         ]
         if changed:
             rec._changed(name, args, kwargs, changed)
+        rec.cuts.saw(name, args, kwargs, result, sys._getframe(1))
         nodes = _grad_fns(result)
         if nodes:
             made = (next(rec._seq), _op_label(name, kwargs), user_stack(sys._getframe(1)))
@@ -187,6 +189,7 @@ class record(contextlib.ContextDecorator):
         self.events: deque[tuple] = deque(maxlen=_MAX_EVENTS)
         self._seq = itertools.count(1)
         self._mode: _RecordingMode | None = None
+        self.cuts = CutTracker()  # where a graph was lost: "does not require grad" errors
 
     # -- the block ---------------------------------------------------------------------------
     def __enter__(self) -> record:
@@ -271,6 +274,8 @@ class record(contextlib.ContextDecorator):
             raise
         if not retain:  # it ran and freed its graph: tag what it freed with its line
             tag_freed(roots, (seq, kind, chain))
+        if kind == "grad":
+            self.cuts.saw_grad(func, args, kwargs, result, chain)
         return result
 
 
