@@ -177,7 +177,8 @@ def detach_in_place():
     truncated backpropagation through time: the state is carried, the gradient stops at 20 steps.
     The loss falls over the two epochs (the case declares only that, not the numbers, which
     depend on the seed). The flags are those of `rnn-state/requires-grad-flips`: detaching does
-    not stop the *next* output from requiring grad.
+    not stop the *next* output from requiring grad. The picture before batch 2's backward says
+    so: nothing in it was made before batch 1's snapshot, nothing is carried in.
     """
     net, data_iter, updater, loss = notebook()
     state = net.begin_state(batch_size=BATCH)
@@ -190,6 +191,8 @@ def detach_in_place():
             y_hat, state = net(X, state)
             l = loss(y_hat, y.long()).mean()  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
+            if len(losses) < 2:
+                snapshot(f"batch {len(losses) + 1}, before backward", l)
             l.backward()
             updater.step()
             losses.append(l.item())
@@ -238,6 +241,8 @@ def detach_rebinding():
             y_hat, state = net(X, state)
             l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
+            if len(losses) < 2:
+                snapshot(f"batch {len(losses) + 1}, before backward", l)
             l.backward()
             updater.step()
             losses.append(l.item())
@@ -286,6 +291,8 @@ def fresh_state():
             y_hat, state = net(X, state)
             l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
+            if len(losses) < 2:
+                snapshot(f"batch {len(losses) + 1}, before backward", l)
             l.backward()
             updater.step()
             losses.append(l.item())

@@ -213,14 +213,17 @@ def carried_graph_grows():
     of nodes, every batch, and every saved tensor of every batch stays referenced. This is what
     PyTorch's word_language_model example means at its `repackage_hidden` call: "If we didn't,
     the model would try backpropagating all the way to start of the dataset." `detach_()`
-    (`rnn-state/detach-in-place`) keeps the count constant.
+    (`rnn-state/detach-in-place`) keeps the count constant. The pictures before each backward
+    frame the nodes by the batch that made them: batch 4's graph holds one frame each for
+    batches 1, 2 and 3, every one carried into the next through the state.
     """
     net, data_iter, _, loss = notebook()
     state, sizes = net.begin_state(batch_size=BATCH), []
-    for _, (X, Y) in zip(range(4), data_iter, strict=False):  # four batches show the trend
+    for batch, (X, Y) in zip(range(1, 5), data_iter, strict=False):  # four batches: the trend
         y_hat, state = net(X, state)  # no detach: state leads into the last batch's graph
         l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
         sizes.append(_graph_size(l))
+        snapshot(f"batch {batch}, before backward", l)
         net.zero_grad()  # nothing accumulates across batches; no step, so no in-place writes
         l.backward(retain_graph=True)  # keep every graph: the next backward runs through it
     return {"backward ran on every batch": True, "nodes behind each batch's loss": sizes}

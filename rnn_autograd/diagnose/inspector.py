@@ -97,8 +97,8 @@ class GraphReport:
         if not carried:
             since = self.earlier[-1]
             return f"nothing carried in: every node was made after the snapshot “{since}”"
-        parts = [f"{count} made by {self.batch_label(i)}" for i, count in carried.items()]
-        return f"{', '.join(parts)} (carried in, made before its snapshot)"
+        parts = [f"{count} by {self.batch_label(i)}" for i, count in carried.items()]
+        return f"carried in: {sum(carried.values())} nodes made by earlier batches ({', '.join(parts)})"
 
     @property
     def saved(self) -> list[SavedTensorInfo]:
