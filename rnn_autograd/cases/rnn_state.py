@@ -241,8 +241,6 @@ def detach_rebinding():
             y_hat, state = net(X, state)
             l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
-            if len(losses) < 2:
-                snapshot(f"batch {len(losses) + 1}, before backward", l)
             l.backward()
             updater.step()
             losses.append(l.item())
@@ -291,8 +289,6 @@ def fresh_state():
             y_hat, state = net(X, state)
             l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
-            if len(losses) < 2:
-                snapshot(f"batch {len(losses) + 1}, before backward", l)
             l.backward()
             updater.step()
             losses.append(l.item())
