@@ -177,8 +177,7 @@ def detach_in_place():
     truncated backpropagation through time: the state is carried, the gradient stops at 20 steps.
     The loss falls over the two epochs (the case declares only that, not the numbers, which
     depend on the seed). The flags are those of `rnn-state/requires-grad-flips`: detaching does
-    not stop the *next* output from requiring grad. The picture before batch 2's backward says
-    so: nothing in it was made before batch 1's snapshot, nothing is carried in.
+    not stop the *next* output from requiring grad.
     """
     net, data_iter, updater, loss = notebook()
     state = net.begin_state(batch_size=BATCH)

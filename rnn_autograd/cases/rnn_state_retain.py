@@ -213,9 +213,7 @@ def carried_graph_grows():
     of nodes, every batch, and every saved tensor of every batch stays referenced. This is what
     PyTorch's word_language_model example means at its `repackage_hidden` call: "If we didn't,
     the model would try backpropagating all the way to start of the dataset." `detach_()`
-    (`rnn-state/detach-in-place`) keeps the count constant. The pictures before each backward
-    frame the nodes by the batch that made them: batch 4's graph holds one frame each for
-    batches 1, 2 and 3, every one carried into the next through the state.
+    (`rnn-state/detach-in-place`) keeps the count constant.
     """
     net, data_iter, _, loss = notebook()
     state, sizes = net.begin_state(batch_size=BATCH), []
