@@ -4,7 +4,9 @@ The picture reads top-down in the direction backward runs: the tensor you call b
 its ``grad_fn``, then each node's ``next_functions`` down to the leaves (``AccumulateGrad``).
 Saved tensors hang off their node as notes saying "saved vM, now vN": red when stale (backward
 will raise the in-place error), grey and dashed when freed (backward will raise "backward through
-the graph a second time"). Without Graphviz installed, ``render`` writes the text tree instead.
+the graph a second time"). A graph that holds an earlier batch's nodes is framed per batch, and
+its text tree marks the boundary (``picture_style``, ``graph_batches``). Without Graphviz
+installed, ``render`` writes the text tree instead.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class GraphReport(Protocol):
     roots: list[tuple[str, str | None]]
     nodes: list[Any]
     truncated: bool
+    earlier: list[str]  # the earlier snapshots compared (graph_batches); [] when none
+    carried: dict[int, int]
+
+    def batch_label(self, index: int) -> str: ...
+
+    def boundary_note(self) -> str | None: ...
 
     def summary(self) -> str: ...
 

@@ -165,6 +165,9 @@ def inspect_graph(
 ) -> GraphReport:
     """The graph behind ``tensors`` as it is now; changes nothing and raises nothing for it.
 
+    (It makes one throwaway node to read the autograd counter, and on a torch without
+    ``_sequence_nr`` it tags the walked nodes' ``metadata``: ``graph_batches``.)
+
     ``names`` labels tensors (leaves, saved tensors, roots) by identity, or failing that by the
     same view of the same storage (a saved output is a different object over the same memory).
 
