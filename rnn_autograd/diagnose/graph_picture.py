@@ -178,9 +178,11 @@ def report_to_dot(
         heading = "\n".join(t for t in (title, nothing) if t)
         lines.append(f"  labelloc=t; label={quote(heading)};")
     batch = {n.id: n.batch for n in report.nodes[:max_nodes]}
-    lines += boundary_clusters(
-        report, {n.id: n.batch for n in report.nodes[:max_nodes] if not n.is_leaf}
-    )
+    framed: dict[str, int | None] = {}
+    for n in report.nodes[:max_nodes]:
+        if not n.is_leaf:  # a node and the note of its saved tensors share its batch's frame
+            framed.update({n.id: n.batch, **({f"{n.id}_saved": n.batch} if n.saved else {})})
+    lines += boundary_clusters(report, framed)
     for i, (label, root) in enumerate(report.roots):
         text = label if root is not None else f"{label}\n(no graph)"
         lines.append(f"  r{i} [label={quote(text)}, {ROOT}];")
