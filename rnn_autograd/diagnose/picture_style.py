@@ -6,8 +6,8 @@ batch made, a green one "this forward" around what was made since, and the edges
 from the later frame into the earlier one drawn blue, labelled "carried in". A leaf's
 ``AccumulateGrad`` belongs to no batch (every batch's steps lead into the same parameters) and
 stays outside the frames. A graph that was compared and holds nothing of an earlier batch says
-so in its title ("nothing carried in"). Each earlier batch's frame is drawn below the later
-one's. The freed and STALE markers are drawn inside the frames
+so in its title ("nothing carried in"). In the folded picture each earlier batch's frame is
+drawn below the later one's; the full-size one draws them side by side. The freed and STALE markers are drawn inside the frames
 as they are without them.
 """
 
@@ -52,9 +52,23 @@ def boundary_note(report: Any) -> str | None:
     return None
 
 
-def boundary_clusters(report: Any, members: Mapping[str, int | None]) -> list[str]:
+def boundary_clusters(
+    report: Any,
+    members: Mapping[str, int | None],
+    *,
+    beside: Mapping[str, str] | None = None,
+    stack: bool = True,
+) -> list[str]:
     """DOT clusters for ``members`` (DOT node id -> batch index, None: this forward; leaves left
-    out), one per batch; none when the graph holds nothing of an earlier batch."""
+    out), one per batch; none when the graph holds nothing of an earlier batch.
+
+    ``beside`` maps a member to a note drawn on its rank (its saved tensors): the note joins
+    its frame, and the rank constraint is stated inside the frame (stated outside, dot's
+    default ranking fails on it: "trouble in init_rank"). ``stack`` draws each earlier batch's
+    frame below the later one's; dot needs seconds for that on a few hundred nodes, so the
+    full-size pictures go without and draw the frames side by side.
+    """
+    beside = beside or {}
     if not getattr(report, "earlier", None) or not report.carried:
         return []
     by_batch: dict[int | None, list[str]] = {}
@@ -78,10 +92,13 @@ def boundary_clusters(report: Any, members: Mapping[str, int | None]) -> list[st
         lines.append(f"  subgraph cluster_batch_{name} {{")
         lines.append(f"    label={quote(label)}; labeljust=l; fontsize=15; {style};")
         lines.append(f"    {'; '.join(by_batch[batch])};")
+        lines += [f"    {{rank=same; {n}; {beside[n]};}}" for n in by_batch[batch] if n in beside]
         lines.append("  }")
     # Each batch's frame below the later one's, not beside it (beside, the picture is twice as
     # wide and shrinks on the page): invisible edges from every node of the later batch into
-    # the first node (breadth first) of the earlier one, with newrank so clusters obey them.
+    # the first node (breadth first) of the earlier one; newrank makes the clusters obey them.
+    if not stack:
+        return lines
     order = sorted(by_batch, key=lambda b: (b is None, b or 0), reverse=True)
     lines.insert(0, "  newrank=true;")
     for newer, older in zip(order, order[1:], strict=False):
