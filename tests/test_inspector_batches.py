@@ -11,6 +11,8 @@ carried in. Then the same without ``_sequence_nr`` (the fallback's tags).
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -160,3 +162,12 @@ def test_sequence_nr_guard():
     assert torch_private.sequence_nr(leaf) is None  # AccumulateGrad: UINT64_MAX, not a moment
     assert torch_private.sequence_nr(object()) is None  # a torch without the method
     assert torch_private.private_api_report()["grad_fn._sequence_nr"] is True
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not installed")
+def test_dot_draws_the_framed_pictures_folded_and_full_size():
+    third = _loop(3, carry="retain")[0][2][1]
+    for source in (third.to_dot(fold=True), third.to_dot(fold=False, max_nodes=400)):
+        done = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()
+        assert b"from batch 2, carried in" in done.stdout
