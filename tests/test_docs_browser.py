@@ -6,10 +6,10 @@ block is shown, and the search finds pages. On every page at a laptop's 1280 px:
 or table runs past its column, no option is rendered with an en dash; on the strategy page no
 table cell that holds a figure wraps onto a second line. Every graph picture is
 shown at 3/5 of its natural width or more and links to its full size; the RNN pictures before a
-failing backward show the freed or STALE saved tensors; every fix has its diff; every family
-page offers its notebook (valid nbformat, outputs included) and script; the Chinese edition has
-its pages in Chinese and a language switch that leads to the same page in the other language.
-At a phone's 390 px no page scrolls sideways. Skips when Chromium, chromedriver or the built
+failing backward show the freed or STALE saved tensors and the batch boundary; every fix has its
+diff; every family page offers its notebook (valid nbformat, outputs included) and script; the
+Chinese edition has its pages in Chinese and a language switch that leads to the same page in
+the other language. At a phone's 390 px no page scrolls sideways. Skips when Chromium, chromedriver or the built
 site (``make docs``) is absent.
 """
 
@@ -225,6 +225,9 @@ def test_the_rnn_pictures_before_a_failing_backward_show_freed_or_stale_saved_te
     assert "freed by an earlier backward" in failing["rnn-state-no-detach"]
     assert "into freed" in failing["rnn-state-no-detach"]
     assert "STALE" in failing["rnn-state-retain-graph-then-step"]
+    for case in ("rnn-state-no-detach", "rnn-state-retain-graph-then-step"):
+        svg = failing[case]  # the batch boundary: batch 1's frame, the edge carried into it
+        assert "from batch 1, carried in" in svg and re.search(r">carried in(, into \w+)?<", svg)
     assert "more nodes" not in "".join(failing.values())  # nothing cut away
 
 

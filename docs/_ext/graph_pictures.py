@@ -3,7 +3,9 @@
 Each snapshot becomes an SVG drawn by Graphviz ``dot`` at build time from the report's DOT
 source (``GraphReport.to_dot``) and shown as an image with the snapshot's label as caption. A
 large graph (an RNN window: nearly 200 nodes) is drawn folded, alike nodes once with "× N"
-(``rnn_autograd.diagnose.graph_fold``), so its labels stay readable; every picture links to the
+(``rnn_autograd.diagnose.graph_fold``), so its labels stay readable; a graph that holds an
+earlier batch's nodes frames each batch's (``rnn_autograd.diagnose.graph_batches``) and says so
+in the caption; every picture links to the
 full graph drawn unfolded, and the inspector's text tree follows in a folded ``<details>`` block.
 Where ``dot`` is not installed the same graph is shown as the inspector's text tree in a literal
 block: a readable picture, never a broken image.
@@ -93,6 +95,9 @@ def graph_nodes(
     link += nodes.image(uri=f"/{GENERATED}/{svg.name}", alt=f"autograd graph: {label}")
     figure += link
     what = say("folded: a box marked × N stands for N alike nodes") if folded else ""
+    if getattr(report, "carried", None):  # a graph that spans batches (graph_batches)
+        frames = say("a frame per batch: blue, what an earlier batch made, carried in")
+        what = f"{what}; {frames}" if what else frames
     figure += nodes.caption(caption, caption + (f" ({what})" if what else ""))
     more = nodes.paragraph(classes=["graph-links"])
     more += nodes.reference("", say("full-size picture"), refuri=f"{up}{FULL}/{full_svg.name}")

@@ -40,6 +40,7 @@ API_PARTS = (
             ("rnn_autograd.diagnose.inspector", "Inspecting a graph before backward"),
             ("rnn_autograd.diagnose.saved_tensors", "Reading saved tensors and their versions"),
             ("rnn_autograd.diagnose.graph_picture", "Pictures of a graph"),
+            ("rnn_autograd.diagnose.graph_batches", "The batch boundary in a graph"),
             ("rnn_autograd.diagnose.memory", "Autograd memory"),
         ),
     ),

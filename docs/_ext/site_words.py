@@ -28,6 +28,7 @@ WORDS: dict[str, dict[str, str]] = {
         "The autograd graph {label}": "计算图：{label}",
         "folded: a box marked × N stands for N alike nodes": "已折叠：标有 × N 的方框代表 N 个相同的节点",
         "full-size picture": "完整大图",
+        "a frame per batch: blue, what an earlier batch made, carried in": "每个批次一个框：蓝框是更早批次生成、被带入的部分",
         " ({count} nodes, every one drawn)": "（{count} 个节点，全部画出）",
         " (opens the SVG)": "（打开 SVG）",
         "The same graph as text ({summary})": "同一张计算图的文本形式（{summary}）",

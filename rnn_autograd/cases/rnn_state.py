@@ -190,6 +190,8 @@ def detach_in_place():
             y_hat, state = net(X, state)
             l = loss(y_hat, y.long()).mean()  # noqa: E741 (the notebook's name)
             updater.zero_grad()  # grads from the previous batch must not accumulate
+            if len(losses) < 2:
+                snapshot(f"batch {len(losses) + 1}, before backward", l)
             l.backward()
             updater.step()
             losses.append(l.item())

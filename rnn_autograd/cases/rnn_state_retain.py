@@ -217,10 +217,11 @@ def carried_graph_grows():
     """
     net, data_iter, _, loss = notebook()
     state, sizes = net.begin_state(batch_size=BATCH), []
-    for _, (X, Y) in zip(range(4), data_iter, strict=False):  # four batches show the trend
+    for batch, (X, Y) in zip(range(1, 5), data_iter, strict=False):  # four batches: the trend
         y_hat, state = net(X, state)  # no detach: state leads into the last batch's graph
         l = loss(y_hat, Y.T.reshape(-1).long())  # noqa: E741 (the notebook's name)
         sizes.append(_graph_size(l))
+        snapshot(f"batch {batch}, before backward", l)
         net.zero_grad()  # nothing accumulates across batches; no step, so no in-place writes
         l.backward(retain_graph=True)  # keep every graph: the next backward runs through it
     return {"backward ran on every batch": True, "nodes behind each batch's loss": sizes}

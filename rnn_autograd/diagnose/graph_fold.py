@@ -5,7 +5,8 @@ An RNN window of 20 steps records the same few nodes 20 times (``TanhBackward0``
 carried across batches joins two such windows: 180 boxes that no page can show legibly. Folding
 groups the nodes that look alike *and lead to alike nodes*: two nodes share a group when they
 have the same name, the same leaf (for ``AccumulateGrad``), the same saved tensors in the same
-condition (fine / STALE / freed) and, for a few levels down, children in the same groups. The
+condition (fine / STALE / freed), the same batch (``NodeInfo.batch``: made by an earlier
+batch's forward or by this one) and, for a few levels down, children in the same groups. The
 per-step chain then reads as one step with "× 19", an edge back into its own group says "the
 previous step", and nodes whose saved tensors differ in condition never share a group: the freed
 or STALE saved tensors a backward will trip on are always drawn, each group with its count.
@@ -97,7 +98,8 @@ class FoldedGraph:
 def _base_key(node: Any) -> tuple:
     leaf = (node.leaf_name, node.leaf_shape, node.leaf_dtype) if node.is_leaf else None
     saved = tuple((s.label, s.layout, condition(s)) for s in node.saved)
-    return (node.name, leaf, saved)
+    # The batch that made it (graph_batches): one batch's steps never fold into another's.
+    return (node.name, leaf, saved, getattr(node, "batch", None))
 
 
 def fold_graph(report: Any, rounds: int = FOLD_ROUNDS) -> FoldedGraph:

@@ -4,7 +4,9 @@ The picture reads top-down in the direction backward runs: the tensor you call b
 its ``grad_fn``, then each node's ``next_functions`` down to the leaves (``AccumulateGrad``).
 Saved tensors hang off their node as notes saying "saved vM, now vN": red when stale (backward
 will raise the in-place error), grey and dashed when freed (backward will raise "backward through
-the graph a second time"). Without Graphviz installed, ``render`` writes the text tree instead.
+the graph a second time"). A graph that holds an earlier batch's nodes is framed per batch, and
+its text tree marks the boundary (``picture_style``, ``graph_batches``). Without Graphviz
+installed, ``render`` writes the text tree instead.
 """
 
 from __future__ import annotations
@@ -14,8 +16,24 @@ import subprocess
 from pathlib import Path
 from typing import Any, Protocol
 
-from .graph_fold import fold_graph
+from .folded_picture import folded_to_dot
+from .picture_style import (
+    CARRIED_EDGE,
+    FREED,
+    LEAF,
+    NODE,
+    ROOT,
+    SAVED,
+    STALE,
+    boundary_clusters,
+    boundary_note,
+    crosses,
+    html,
+    quote,
+)
 from .saved_tensors import SavedTensorInfo
+
+_ROOT_BATCH = object()  # a root's node has no parent, so no edge of it crosses a boundary
 
 # Above this many nodes a picture is folded (graph_fold): unfolded it cannot be read at page width.
 FOLD_ABOVE = 40
@@ -31,6 +49,12 @@ class GraphReport(Protocol):
     roots: list[tuple[str, str | None]]
     nodes: list[Any]
     truncated: bool
+    earlier: list[str]  # the earlier snapshots compared (graph_batches); [] when none
+    carried: dict[int, int]
+
+    def batch_label(self, index: int) -> str: ...
+
+    def boundary_note(self) -> str | None: ...
 
     def summary(self) -> str: ...
 
@@ -38,13 +62,6 @@ class GraphReport(Protocol):
 
 
 __all__ = ["has_graphviz", "render", "report_to_dot", "report_to_text"]
-
-_ROOT = 'shape=ellipse, style=filled, fillcolor="#d9ead3"'
-_NODE = 'shape=box, style="rounded,filled", fillcolor="#eeeeee"'
-_LEAF = 'shape=box, style=filled, fillcolor="#cfe2f3"'
-_SAVED = 'shape=note, style=filled, fillcolor="#fffbe6", fontsize=10'
-_STALE = 'shape=note, style=filled, fillcolor="#f4cccc", color="#cc0000", fontcolor="#990000", penwidth=2, fontsize=10'
-_FREED = 'shape=note, style="dashed,filled", fillcolor="#f3f3f3", color="#999999", fontcolor="#777777", fontsize=10'
 
 
 def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
@@ -54,7 +71,9 @@ def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
     shown: set[str] = set()
     budget = [max_nodes]
 
-    def visit(node_id: str, prefix: str, branch: str, child_prefix: str) -> None:
+    def visit(
+        node_id: str, prefix: str, branch: str, child_prefix: str, parent_batch: Any = None
+    ) -> None:
         node = by_id.get(node_id)
         if node is None:
             return
@@ -65,7 +84,15 @@ def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
             return
         budget[0] -= 1
         shown.add(node_id)
-        lines.append(f"{prefix}{branch}{node.label} [{node_id}]")
+        if parent_batch is not _ROOT_BATCH and crosses(node.batch, parent_batch):
+            made = report.earlier[node.batch]
+            # On the stem into the node: the line above it belongs to the later batch.
+            lines.append(
+                f"{prefix}│  ┄┄ batch boundary ┄┄ below: {report.batch_label(node.batch)}'s graph, "
+                f"carried in (made before the snapshot “{made}”)"
+            )
+        batch = f" (from {report.batch_label(node.batch)})" if node.batch is not None else ""
+        lines.append(f"{prefix}{branch}{node.label} [{node_id}]{batch}")
         inner = prefix + child_prefix
         freed = [s for s in node.saved if s.freed]
         for s in node.saved:
@@ -82,28 +109,18 @@ def report_to_text(report: GraphReport, max_nodes: int = 80) -> str:
             )
         for i, (child, _) in enumerate(node.next):
             last = i == len(node.next) - 1
-            visit(child, inner, "└─ " if last else "├─ ", "   " if last else "│  ")
+            visit(child, inner, "└─ " if last else "├─ ", "   " if last else "│  ", node.batch)
 
     for label, root in report.roots:
         if root is None:
             lines.append(f"{label}: no graph (does not require grad)")
             continue
         lines.append(f"{label}:")
-        visit(root, "  ", "", "")
+        visit(root, "  ", "", "", _ROOT_BATCH)
     hidden = len(report.nodes) - len(shown)
     if hidden > 0:
         lines.append(f"  ... {hidden} more nodes not shown")
     return "\n".join(lines)
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _html(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
 
 
 def _saved_table(saved: list[SavedTensorInfo]) -> str:
@@ -116,7 +133,7 @@ def _saved_table(saved: list[SavedTensorInfo]) -> str:
             color, cells = ("#990000" if s.stale else "#333333"), [s.label, s.layout, s.status]
         tds = ""
         for cell in cells:
-            text = _html(cell)
+            text = html(cell)
             if s.stale and cell == s.status:
                 text = f"<b>{text}</b>"
             # Graphviz rejects an empty <font></font>: an empty cell stays bare.
@@ -132,8 +149,8 @@ def _saved_table(saved: list[SavedTensorInfo]) -> str:
 
 def _note_style(saved: list[SavedTensorInfo]) -> str:
     if any(s.stale for s in saved):
-        return _STALE
-    return _FREED if all(s.freed for s in saved) else _SAVED
+        return STALE
+    return FREED if all(s.freed for s in saved) else SAVED
 
 
 def report_to_dot(
@@ -156,142 +173,48 @@ def report_to_dot(
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [color="#555555", fontname="Helvetica", fontsize=9];',
     ]
-    if title:
-        lines.append(f"  labelloc=t; label={_quote(title)};")
+    nothing = boundary_note(report)
+    if title or nothing:
+        heading = "\n".join(t for t in (title, nothing) if t)
+        lines.append(f"  labelloc=t; label={quote(heading)};")
+    batch = {n.id: n.batch for n in report.nodes[:max_nodes]}
+    framed = {n.id: n.batch for n in report.nodes[:max_nodes] if not n.is_leaf}
+    notes = {n.id: f"{n.id}_saved" for n in report.nodes[:max_nodes] if n.saved}
+    # A node and the note of its saved tensors share its batch's frame. Frames side by side:
+    # stacked, dot takes seconds on the 400 nodes of a full-size picture.
+    frames = boundary_clusters(report, framed, beside=notes, stack=False)
+    lines += frames
     for i, (label, root) in enumerate(report.roots):
         text = label if root is not None else f"{label}\n(no graph)"
-        lines.append(f"  r{i} [label={_quote(text)}, {_ROOT}];")
+        lines.append(f"  r{i} [label={quote(text)}, {ROOT}];")
         if root is not None and root in shown:
             lines.append(f"  r{i} -> {root} [label=grad_fn, fontsize=9];")
     for node in report.nodes[:max_nodes]:
         if node.is_leaf:
             text = node.label.replace("AccumulateGrad leaf", "AccumulateGrad\nleaf")
-            lines.append(f"  {node.id} [label={_quote(text)}, {_LEAF}];")
+            lines.append(f"  {node.id} [label={quote(text)}, {LEAF}];")
         else:
-            lines.append(f"  {node.id} [label={_quote(node.name)}, {_NODE}];")
+            lines.append(f"  {node.id} [label={quote(node.name)}, {NODE}];")
         for child, _ in node.next:
-            if child in shown:
+            if child in shown and crosses(batch[child], node.batch):
+                # The batch boundary: into what an earlier batch's forward made.
+                lines.append(f'  {node.id} -> {child} [label="carried in", {CARRIED_EDGE}];')
+            elif child in shown:
                 lines.append(f"  {node.id} -> {child};")
         if node.saved:
             sid = f"{node.id}_saved"
             lines.append(f"  {sid} [label={_saved_table(node.saved)}, {_note_style(node.saved)}];")
             lines.append(f'  {node.id} -> {sid} [style=dashed, arrowhead=none, color="#999999"];')
-            lines.append(f"  {{rank=same; {node.id}; {sid};}}")
+            if not (frames and node.id in framed):  # else stated inside the frame
+                lines.append(f"  {{rank=same; {node.id}; {sid};}}")
     hidden = len(report.nodes) - len(shown)
     if hidden > 0 or report.truncated:
         more = f"... {hidden} more nodes" + (
             " (walk stopped at the limit)" if report.truncated else ""
         )
-        lines.append(f"  more [label={_quote(more)}, shape=plaintext];")
+        lines.append(f"  more [label={quote(more)}, shape=plaintext];")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def folded_to_dot(report: GraphReport, title: str | None = None) -> str:
-    """DOT source of the folded graph: one box per group, "× N" where it stands for N nodes."""
-    folded = fold_graph(report)
-    back = folded.back_edges
-    by_id = {g.id: g for g in folded.groups}
-    lines = [
-        "digraph autograd {",
-        '  graph [rankdir=TB, fontname="Helvetica", fontsize=14, nodesep=0.3, ranksep=0.35];',
-        '  node [fontname="Helvetica", fontsize=14];',
-        '  edge [color="#555555", fontname="Helvetica", fontsize=12];',
-    ]
-    note = f"{folded.node_count} nodes drawn as {len(folded.groups)}: × N marks N alike nodes"
-    label = f"{title}\n{note}" if title else note
-    lines.append(f"  labelloc=t; label={_quote(label)};")
-    for i, (text, root) in enumerate(folded.roots):
-        text = text if root is not None else f"{text}\n(no graph)"
-        lines.append(f"  r{i} [label={_quote(text)}, {_ROOT}];")
-        if root is not None:
-            lines.append(f"  r{i} -> {root} [label=grad_fn];")
-    for g in folded.groups:
-        node = g.first
-        times = f" × {g.count}" if g.count > 1 else ""
-        if node.is_leaf:
-            text = node.label.replace("AccumulateGrad leaf", "AccumulateGrad\nleaf") + times
-            lines.append(f"  {g.id} [label={_quote(text)}, {_LEAF}];")
-            continue
-        # The saved tensors inside the box, under the name: a note beside each box doubled the
-        # picture's width, and a wide picture is shrunk to an unreadable size on the page.
-        style = _box_style(g.conditions) + (", penwidth=2" if g.count > 1 else "")
-        lines.append(f"  {g.id} [label={_folded_label(node.name + times, g)}, {style}];")
-    into_old = _edges_into_old(folded, back)
-    for (a, b), count in folded.edges.items():
-        attrs = []
-        times = f", × {count}" if count > 1 else ""
-        if (a, b) in back:
-            # A chain folded into its own group: the edge to the previous step, not a new rank.
-            attrs += [f"label={_quote('previous' + times)}", "constraint=false", "style=dashed"]
-        elif (a, b) in into_old:
-            # Where backward leaves the live graph for saved tensors it cannot use.
-            what = "into freed" if "freed" in by_id[b].conditions else "into STALE"
-            attrs += [f"label={_quote(what + times)}", 'color="#cc0000"', 'fontcolor="#990000"']
-            attrs.append("penwidth=2.5")
-        elif count > 1:
-            attrs.append(f"label={_quote(f'× {count}')}")
-        lines.append(f"  {a} -> {b}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _edges_into_old(folded: Any, back: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Edges from the live graph into a group with freed or STALE saved tensors.
-
-    A group is *old* when its saved tensors are freed or stale, or when it saves nothing and
-    every edge into it comes from an old group (a node of the earlier graph between two that
-    save). Edges are taken in the groups' breadth-first order, back edges left out.
-    """
-    by_id = {g.id: g for g in folded.groups}
-    parents: dict[str, list[str]] = {}
-    for a, b in folded.edges:
-        if (a, b) not in back:
-            parents.setdefault(b, []).append(a)
-    old: dict[str, bool] = {}
-
-    def is_old(gid: str, seen: frozenset = frozenset()) -> bool:
-        if gid not in old:
-            conditions = by_id[gid].conditions
-            if conditions & {"freed", "stale"}:
-                old[gid] = True
-            elif conditions or not parents.get(gid) or gid in seen:
-                old[gid] = False
-            else:
-                old[gid] = all(is_old(p, seen | {gid}) for p in parents[gid])
-        return old[gid]
-
-    return {
-        (a, b)
-        for a, b in folded.edges
-        if (a, b) not in back and by_id[b].conditions & {"freed", "stale"} and not is_old(a)
-    }
-
-
-def _box_style(conditions: set[str]) -> str:
-    if "stale" in conditions:
-        return 'shape=box, style="rounded,filled", fillcolor="#f4cccc", color="#cc0000"'
-    if "freed" in conditions:
-        return 'shape=box, style="rounded,dashed,filled", fillcolor="#f3f3f3", color="#777777"'
-    return _NODE
-
-
-def _folded_label(title: str, group: Any) -> str:
-    """An HTML-like label: the node's name, then one line per saved tensor and its condition."""
-    rows = [f"<tr><td><b>{_html(title)}</b></td></tr>"]
-    for label, lay, statuses in group.saved_rows:
-        stale = any(s.endswith("STALE") for s in statuses)
-        freed = all(s.startswith("freed") for s in statuses)
-        color = "#990000" if stale else "#666666" if freed else "#333333"
-        status = " / ".join(statuses[:2]) + (" / ..." if len(statuses) > 2 else "")
-        status = f"<b>{_html(status)}</b>" if stale else _html(status)
-        # Name on one line, layout and versions on the next: one long line made boxes wide.
-        font = f'<font point-size="12" color="{color}">'
-        rows.append(f'<tr><td align="left">{font}{_html(label)}</font></td></tr>')
-        rest = f"{_html(lay)}: {status}" if lay else status
-        rows.append(f'<tr><td align="left">{font}   {rest}</font></td></tr>')
-    table = '<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
-    return f"<{table}{''.join(rows)}</table>>"
 
 
 def has_graphviz() -> bool:

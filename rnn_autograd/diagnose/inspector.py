@@ -12,6 +12,8 @@ things make a later backward fail, and both are visible before it runs:
   "Trying to backward through the graph a second time".
 
 How saved versions are read without side effects is told in ``rnn_autograd.diagnose.saved_tensors``.
+Given the earlier snapshots of the same run (``graph_at`` finds them), the report also tells
+which nodes an earlier batch made: the batch boundary (``rnn_autograd.diagnose.graph_batches``).
 
 The report holds metadata only (names, shapes, versions), never the tensors, so keeping it keeps
 no memory alive. DOT pictures and rendering live in ``rnn_autograd.diagnose.graph_picture``.
@@ -19,7 +21,7 @@ no memory alive. DOT pictures and rendering live in ``rnn_autograd.diagnose.grap
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -27,6 +29,8 @@ from typing import Any
 import torch
 
 from ..errors import UsageError
+from ..spec.probe import earlier_snapshots
+from .graph_batches import Moment, batch_name, made_before, moment_now
 from .saved_tensors import SavedTensorInfo, TensorNamer, layout, reading_note, saved_tensors_of
 
 __all__ = ["GraphReport", "NodeInfo", "SavedTensorInfo", "inspect_graph", "names_in_frame"]
@@ -47,6 +51,9 @@ class NodeInfo:
     leaf_dtype: str | None = None
     next: list[tuple[str, int]] = field(default_factory=list)  # (node id, input_nr)
     saved: list[SavedTensorInfo] = field(default_factory=list)
+    # Index into the report's ``earlier``: the earliest earlier snapshot this node was made
+    # before (an earlier batch's node); None: made since them all (or a leaf's).
+    batch: int | None = None
 
     @property
     def label(self) -> str:
@@ -64,6 +71,34 @@ class GraphReport:
     roots: list[tuple[str, str | None]]  # (label, root node id or None when no graph)
     nodes: list[NodeInfo]
     truncated: bool = False
+    # The labels of the earlier snapshots of the run this graph was compared with, oldest
+    # first ([]: none, so nothing is said about batches), and this snapshot's own moment.
+    earlier: list[str] = field(default_factory=list)
+    moment: Moment | None = None
+
+    @property
+    def carried(self) -> dict[int, int]:
+        """Earlier snapshot index -> how many of this graph's nodes were made before it."""
+        counts: dict[int, int] = {}
+        for n in self.nodes:
+            if n.batch is not None:
+                counts[n.batch] = counts.get(n.batch, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def batch_label(self, index: int) -> str:
+        """``batch 1`` for the snapshot ``"batch 1, before backward"`` (``graph_batches``)."""
+        return batch_name(self.earlier[index])
+
+    def boundary_note(self) -> str | None:
+        """One line on what this graph holds of earlier batches; None when none was compared."""
+        if not self.earlier:
+            return None
+        carried = self.carried
+        if not carried:
+            since = self.earlier[-1]
+            return f"nothing carried in: every node was made after the snapshot “{since}”"
+        parts = [f"{count} by {self.batch_label(i)}" for i, count in carried.items()]
+        return f"carried in: {sum(carried.values())} nodes made by earlier batches ({', '.join(parts)})"
 
     @property
     def saved(self) -> list[SavedTensorInfo]:
@@ -94,9 +129,13 @@ class GraphReport:
         more = " (walk stopped at the limit)" if self.truncated else ""
         note = reading_note() if saved else None  # an older torch: read by unpacking
         return (
-            f"{len(self.nodes)} nodes{more}, {len(saved)} saved tensors: "
-            f"{len(self.stale)} stale, {len(self.freed)} freed -> {verdict}"
-        ) + (f"\nnote: {note}" if note else "")
+            (
+                f"{len(self.nodes)} nodes{more}, {len(saved)} saved tensors: "
+                f"{len(self.stale)} stale, {len(self.freed)} freed -> {verdict}"
+            )
+            + (f"; {b}" if (b := self.boundary_note()) else "")
+            + (f"\nnote: {note}" if note else "")
+        )
 
     def to_text(self, max_nodes: int = 80) -> str:
         """A tree from each root down to the leaves; shared nodes are shown once."""
@@ -122,8 +161,12 @@ def inspect_graph(
     *tensors: torch.Tensor,
     names: Mapping[str, torch.Tensor] | None = None,
     limit: int = DEFAULT_LIMIT,
+    earlier: Sequence[tuple[str, Any]] = (),
 ) -> GraphReport:
     """The graph behind ``tensors`` as it is now; changes nothing and raises nothing for it.
+
+    (It makes one throwaway node to read the autograd counter, and on a torch without
+    ``_sequence_nr`` it tags the walked nodes' ``metadata``: ``graph_batches``.)
 
     ``names`` labels tensors (leaves, saved tensors, roots) by identity, or failing that by the
     same view of the same storage (a saved output is a different object over the same memory).
@@ -132,6 +175,8 @@ def inspect_graph(
         *tensors: the roots to inspect, e.g. the loss (tensors only).
         names: a mapping of name to tensor, the names shown for those tensors.
         limit: the most graph nodes to list (>= 1); beyond it the report says it is truncated.
+        earlier: (label, report) of the snapshots taken before in the same run, oldest first:
+            each node is marked with the earliest of them it was made before (``NodeInfo.batch``).
 
     Returns:
         The ``GraphReport``: its roots and nodes, breadth first from the roots.
@@ -151,6 +196,7 @@ def inspect_graph(
     nodes: list[NodeInfo] = []
     roots: list[tuple[str, str | None]] = []
     stack: list[Any] = []
+    walked: list[Any] = []
     truncated = False
 
     def node_id(fn: Any) -> str:
@@ -169,6 +215,7 @@ def inspect_graph(
         roots.append((label, node_id(fn) if fn is not None else None))
     while stack:
         fn = stack.pop(0)  # breadth first: ids grow with distance from the roots
+        walked.append(fn)
         info = _describe_node(fn, ids[fn], namer)
         for child, input_nr in fn.next_functions:
             if child is not None:
@@ -176,15 +223,26 @@ def inspect_graph(
                 if cid:
                     info.next.append((cid, input_nr))
         nodes.append(info)
-    return GraphReport(roots=roots, nodes=nodes, truncated=truncated)
+    compared = [(label, r.moment) for label, r in earlier if getattr(r, "moment", None)]
+    moments = [m for _, m in compared]
+    for fn, info in zip(walked, nodes, strict=True):
+        info.batch = made_before(fn, moments) if moments else None
+    return GraphReport(
+        roots=roots,
+        nodes=nodes,
+        truncated=truncated,
+        earlier=[label for label, _ in compared],
+        moment=moment_now(walked),
+    )
 
 
 def graph_at(frame: FrameType, *tensors: torch.Tensor) -> GraphReport:
     """``inspect_graph`` of ``tensors`` named by ``frame``'s variables: what ``snapshot`` records.
 
-    The spec's runners pass it as ``run_case(case, inspect=graph_at)``.
+    The spec's runners pass it as ``run_case(case, inspect=graph_at)``. It compares the graph
+    with the run's earlier snapshots, so a picture of batch 2 shows what batch 1 made.
     """
-    return inspect_graph(*tensors, names=names_in_frame(frame))
+    return inspect_graph(*tensors, names=names_in_frame(frame), earlier=earlier_snapshots())
 
 
 def names_in_frame(frame: FrameType, *, include_globals: bool = False) -> dict[str, torch.Tensor]:

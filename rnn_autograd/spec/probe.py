@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["collecting_snapshots", "snapshot"]
+__all__ = ["collecting_snapshots", "earlier_snapshots", "snapshot"]
 
 Inspect = Callable[..., Any]
 
@@ -45,6 +45,15 @@ def snapshot(label: str, *tensors: torch.Tensor) -> None:
         return
     sink, inspect = active
     sink.append((label, inspect(sys._getframe(1), *tensors)))
+
+
+def earlier_snapshots() -> list[tuple[str, Any]]:
+    """The (label, report) pairs this run's ``snapshot`` calls recorded so far; [] outside a run.
+
+    The inspector compares a graph with them to tell which nodes an earlier batch made.
+    """
+    active = _SNAPSHOTS.get()
+    return list(active[0]) if active is not None else []
 
 
 @contextlib.contextmanager

@@ -22,6 +22,15 @@ where it is missing. ``private_api_report()`` says which of them the installed t
   (``rnn_autograd.diagnose.saved_tensors``) reads versions through it; without it, it unpacks
   ``grad_fn._saved_<name>`` instead and its report says so in one line.
 
+- ``grad_fn._sequence_nr()``: the number the thread's autograd counter
+  (``at::sequence_number``, thread-local, incremented by every ``Node`` made with the default
+  constructor) gave the node when it was made; ``AccumulateGrad`` is made with ``UINT64_MAX``
+  (``accumulate_grad.cpp``: run as soon as possible). Present on 2.13.0; ``check --json``
+  records it for each release (``private_torch_api``). The
+  graph inspector orders nodes by it to tell the nodes an earlier snapshot's batch made from the
+  ones made since (``rnn_autograd.diagnose.graph_batches``). Fallback: tag the nodes each snapshot
+  walks (``metadata``) and count a node as earlier when an earlier snapshot walked it.
+
 The ``grad_fn._saved_<name>`` / ``_raw_saved_<name>`` attributes themselves and ``Tensor._version``
 are in every release checked; the cases observe them (a release without them fails its cases,
 which is the spec doing its job), and the inspector lists a node's names with ``dir()``, so a
@@ -41,7 +50,11 @@ __all__ = [
     "private_api_report",
     "restoring_saved_tensors_hooks",
     "saved_tensor_record_is_readable",
+    "sequence_nr",
 ]
+
+# AccumulateGrad's sequence number: not a moment, a priority (run first in backward).
+_ACCUMULATE_GRAD_NR = 2**64 - 1
 
 
 def _top_function() -> Any:
@@ -64,7 +77,28 @@ def private_api_report() -> dict[str, bool]:
     return {
         "torch._C._autograd._top_saved_tensors_default_hooks": has_top_of_hooks_stack(),
         "torch._C._autograd.SavedTensor.data": saved_tensor_record_is_readable(),
+        "grad_fn._sequence_nr": has_sequence_nr(),
     }
+
+
+def has_sequence_nr() -> bool:
+    """Whether this torch's ``grad_fn`` nodes show ``_sequence_nr()`` (looked up on a new node)."""
+    with torch.enable_grad(), torch.inference_mode(False):
+        node = torch.zeros((), requires_grad=True).view(()).grad_fn
+    return sequence_nr(node) is not None
+
+
+def sequence_nr(node: Any) -> int | None:
+    """When ``node`` was made, in the order of its thread's autograd counter; None where this
+    torch shows no ``_sequence_nr`` or the node is an ``AccumulateGrad`` (not made in order)."""
+    method = getattr(node, "_sequence_nr", None)
+    if method is None:
+        return None
+    try:
+        nr = method()
+    except (RuntimeError, TypeError):
+        return None
+    return nr if isinstance(nr, int) and nr != _ACCUMULATE_GRAD_NR else None
 
 
 def _pop_one() -> None:
