@@ -8,7 +8,7 @@ shown at 3/5 of its natural width or more and links to its full size; the RNN pi
 failing backward show the freed or STALE saved tensors; every fix has its diff; every family
 page offers its notebook (valid nbformat, outputs included) and script; the Chinese edition has
 its pages in Chinese and a language switch that leads to the same page in the other language.
-At a phone's 390 px no page scrolls sideways. Skips when Chromium, chromedriver or the built
+At a phone's 390 px no page scrolls sideways; at 1280 px no page is taller than 20,000 px. Skips when Chromium, chromedriver or the built
 site (``make docs``) is absent.
 """
 
@@ -177,6 +177,20 @@ def test_nothing_runs_past_its_column_at_1280_px_and_no_option_has_an_en_dash(si
     assert re.findall(r"(?<![\w\d])\u2013[a-z][a-z-]+", text) == []
 
 
+# A page taller than this at 1280 px is split into topic sub-pages (docs/cases/<family>/).
+TALLEST_PAGE_PX = 20_000
+
+
+def test_no_page_is_taller_than_the_limit_at_1280_px(site, browser):
+    _sized(browser, 1280)
+    heights = {}
+    for page in ALL_PAGES:
+        _open(browser, f"{site}/{page}")
+        heights[page] = browser.execute_script("return document.documentElement.scrollHeight")
+    tall = {p: h for p, h in heights.items() if h > TALLEST_PAGE_PX}
+    assert tall == {}
+
+
 @pytest.mark.parametrize("page", FAMILY_PAGES)
 def test_every_graph_picture_is_readable_and_links_to_its_full_size(site, browser, page):
     _sized(browser, 1280)
@@ -260,8 +274,10 @@ def test_every_family_page_offers_its_notebook_and_script(site, browser, page):
     )
     assert nb["nbformat"] == 4
     cases = [c for c in nb["cells"] if c["cell_type"] == "code"][1:]
+    # A split family's overview offers the whole family: its table's question rows.
     questions = browser.execute_script(
-        "return document.querySelectorAll('table.case-questions tbody tr').length"
+        "return document.querySelectorAll('table.case-questions tbody tr,"
+        " table.family-questions tbody tr.family-question').length"
     )
     assert len(cases) == questions > 0
     assert all(c["outputs"] and c["execution_count"] for c in cases)
