@@ -90,7 +90,7 @@ def test_each_case_is_rendered_on_its_familys_page_or_one_of_its_sub_pages():
 
 def test_a_split_family_page_renders_no_case_itself_and_every_sub_page_is_listed():
     problems = []
-    for page, text in _pages().items():
+    for page in _pages():
         parts = page.split("/")
         if len(parts) != 3 or parts[0] != "cases":
             continue
@@ -108,8 +108,7 @@ def test_a_new_case_goes_next_to_its_fix_on_a_split_familys_sub_page(tmp_path):
 
     (tmp_path / "cases" / "custom-function").mkdir(parents=True)
     (tmp_path / "cases" / "custom-function.md").write_text(
-        "# F\n\nIntro.\n\n```{toctree}\n:maxdepth: 1\n\ncustom-function/a\n"
-        "custom-function/b\n```\n"
+        "# F\n\nIntro.\n\n```{toctree}\n:maxdepth: 1\n\ncustom-function/a\ncustom-function/b\n```\n"
     )
     for name in "ab":
         (tmp_path / "cases" / "custom-function" / f"{name}.md").write_text(f"# {name}\n")
