@@ -31,7 +31,7 @@ BUILT = Path(__file__).resolve().parents[1] / "docs" / "_build" / "html"
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 
-PAGES = ("index.html", "cases/graph.html", "strategies.html")
+PAGES = ("index.html", "cases/graph/what-backward-frees.html", "strategies.html")
 ALL_PAGES = sorted(
     str(p.relative_to(BUILT))
     for p in BUILT.glob("**/*.html")
@@ -121,7 +121,7 @@ def test_every_image_on_the_page_has_loaded(site, browser, page):
 
 
 def test_the_case_page_shows_its_graph_pictures(site, browser):
-    _open(browser, f"{site}/cases/graph.html")
+    _open(browser, f"{site}/cases/graph/what-backward-frees.html")
     pictures = browser.execute_script(
         "return document.querySelectorAll('figure.case-graph img, .case-graph pre').length"
     )
@@ -221,16 +221,18 @@ def _svg_of(src: str) -> str:
 def test_the_rnn_pictures_before_a_failing_backward_show_freed_or_stale_saved_tensors(
     site, browser
 ):
-    _open(browser, f"{site}/cases/rnn-state.html")
-    pictures = browser.execute_script(
-        _OPEN_DETAILS
-        + """
-        return Array.from(document.querySelectorAll('section.case')).flatMap(s =>
-          Array.from(s.querySelectorAll(':scope > .case-happens figure.case-graph')).map(f => ({
-            case: s.id, caption: f.querySelector('figcaption').textContent,
-            src: f.querySelector('img').src})));
-        """
-    )
+    pictures = []
+    for page in ("carrying-the-state", "retain-graph"):  # the sub-pages of cases/rnn-state
+        _open(browser, f"{site}/cases/rnn-state/{page}.html")
+        pictures += browser.execute_script(
+            _OPEN_DETAILS
+            + """
+            return Array.from(document.querySelectorAll('section.case')).flatMap(s =>
+              Array.from(s.querySelectorAll(':scope > .case-happens figure.case-graph')).map(
+                f => ({case: s.id, caption: f.querySelector('figcaption').textContent,
+                       src: f.querySelector('img').src})));
+            """
+        )
     failing = {
         p["case"]: _svg_of(p["src"]) for p in pictures if "batch 2, before backward" in p["caption"]
     }

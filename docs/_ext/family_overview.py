@@ -44,6 +44,7 @@ def _fill(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     env = app.env
     pages: dict[str, list[str]] = env.__dict__.get("rnn_page_cases", {})
     subs: list[str] = env.__dict__.get("rnn_family_subpages", {}).get(docname, [])
+    titles: dict[str, str] = env.__dict__.get("rnn_case_titles", {})
     words = family_pages._words(app)
     for spot in list(doctree.findall(family_questions)):
         table, body = family_pages.questions_table(words, cls="family-questions")
@@ -58,7 +59,7 @@ def _fill(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             head += entry
             body += head
             for case_id in pages.get(sub, []):
-                question = get_case(case_id).question
+                question = titles.get(case_id) or get_case(case_id).question
                 link = nodes.reference("", question, refuri=f"{uri}#{nodes.make_id(case_id)}")
                 row = family_pages._row(
                     [link, nodes.Text(family_pages.what_happens(words, case_id))]

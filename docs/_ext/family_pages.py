@@ -93,6 +93,9 @@ def add_questions_and_downloads(app: Sphinx, doctree: nodes.document) -> None:
         return
     ids = [s["names"][0] for s in sections]
     app.env.__dict__.setdefault("rnn_page_cases", {})[docname] = ids
+    # The questions as this edition titles them (translated where the page has a catalogue).
+    titles = app.env.__dict__.setdefault("rnn_case_titles", {})
+    titles.update({case_id: s[0].astext() for s, case_id in zip(sections, ids, strict=True)})
     words = _words(app)
     table, body = questions_table(words)
     for section, case_id in zip(sections, ids, strict=True):
