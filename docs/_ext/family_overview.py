@@ -45,7 +45,7 @@ def _fill(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     pages: dict[str, list[str]] = env.__dict__.get("rnn_page_cases", {})
     subs: list[str] = env.__dict__.get("rnn_family_subpages", {}).get(docname, [])
     titles: dict[str, str] = env.__dict__.get("rnn_case_titles", {})
-    words = family_pages._words(app)
+    words = family_pages.words_for(app)
     for spot in list(doctree.findall(family_questions)):
         table, body = family_pages.questions_table(words, cls="family-questions")
         for sub in subs:
@@ -61,7 +61,7 @@ def _fill(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             for case_id in pages.get(sub, []):
                 question = titles.get(case_id) or get_case(case_id).question
                 link = nodes.reference("", question, refuri=f"{uri}#{nodes.make_id(case_id)}")
-                row = family_pages._row(
+                row = family_pages.table_row(
                     [link, nodes.Text(family_pages.what_happens(words, case_id))]
                 )
                 row["classes"].append("family-question")

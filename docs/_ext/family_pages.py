@@ -6,6 +6,10 @@ On every page that renders ``{case}`` entries, after the page's first paragraph:
   ("raises RuntimeError" / "runs");
 - links to download the page's cases as a Jupyter notebook (``.ipynb``) and as a ``.py`` script.
 
+A family split into topic sub-pages keeps its page as an overview: the same place gets the
+whole family's table, grouped by sub-page (``family_overview``), and the links to a notebook and
+a script of all the family's cases, made from the sub-pages' executed cells.
+
 The notebook is *executed while the docs build*: each cell's code runs in-process, in one
 namespace as a kernel would run it, and what it printed becomes the cell's output. A cell whose
 run disagrees with its case's declaration (another exception, a value the check rejects) is a
@@ -61,7 +65,7 @@ _WORDS = {
 }
 
 
-def _words(app: Sphinx) -> dict[str, str]:
+def words_for(app: Sphinx) -> dict[str, str]:
     return _WORDS.get(app.config.language or "en", _WORDS["en"])
 
 
@@ -96,11 +100,11 @@ def add_questions_and_downloads(app: Sphinx, doctree: nodes.document) -> None:
     # The questions as this edition titles them (translated where the page has a catalogue).
     titles = app.env.__dict__.setdefault("rnn_case_titles", {})
     titles.update({case_id: s[0].astext() for s, case_id in zip(sections, ids, strict=True)})
-    words = _words(app)
+    words = words_for(app)
     table, body = questions_table(words)
     for section, case_id in zip(sections, ids, strict=True):
         link = nodes.reference("", section[0].astext(), refid=section["ids"][0])
-        body += _row([link, nodes.Text(what_happens(words, case_id))])
+        body += table_row([link, nodes.Text(what_happens(words, case_id))])
     where = _after_first_paragraph(doctree)
     where.parent.insert(where.parent.index(where) + 1, [table, downloads_paragraph(app, docname)])
 
@@ -113,7 +117,7 @@ def questions_table(words: dict[str, str], cls: str = "case-questions") -> tuple
     group += nodes.colspec(colwidth=80)
     group += nodes.colspec(colwidth=20)
     head = nodes.thead()
-    head += _row([nodes.Text(words["question"]), nodes.Text(words["happens"])])
+    head += table_row([nodes.Text(words["question"]), nodes.Text(words["happens"])])
     group += head
     body = nodes.tbody()
     group += body
@@ -128,7 +132,7 @@ def what_happens(words: dict[str, str], case_id: str) -> str:
 
 
 def downloads_paragraph(app: Sphinx, docname: str) -> nodes.paragraph:
-    words = _words(app)
+    words = words_for(app)
     up = "../" * docname.count("/")
     downloads = nodes.paragraph(classes=["case-downloads"])
     downloads += nodes.Text(words["download"])
@@ -141,7 +145,7 @@ def downloads_paragraph(app: Sphinx, docname: str) -> nodes.paragraph:
     return downloads
 
 
-def _row(cells: list[nodes.Node]) -> nodes.row:
+def table_row(cells: list[nodes.Node]) -> nodes.row:
     row = nodes.row()
     for cell in cells:
         entry = nodes.entry()
