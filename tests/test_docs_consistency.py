@@ -3,8 +3,7 @@
 Both ways: every registered case is rendered by exactly one ``{case}`` directive, on its
 family's page or on one of the sub-pages its toctree lists, and every case a page names exists.
 The built site (``make docs``; checks skip when it is absent) has an anchor for every case on
-the page that renders it, every internal ``#anchor`` link leads to an existing id, and a split
-family's overview links each of its questions to its sub-page. A throwaway Sphinx project with the project's
+the page that renders it (split families: tests/test_docs_split_pages.py). A throwaway Sphinx project with the project's
 extension shows that a case whose declared outcome is wrong, a real case with its declaration
 tampered with included, fails the build with a message naming the page and the case.
 """
@@ -88,39 +87,6 @@ def test_each_case_is_rendered_on_its_familys_page_or_one_of_its_sub_pages():
     assert not misplaced, "\n".join(misplaced)
 
 
-def test_a_split_family_page_renders_no_case_itself_and_every_sub_page_is_listed():
-    problems = []
-    for page in _pages():
-        parts = page.split("/")
-        if len(parts) != 3 or parts[0] != "cases":
-            continue
-        family = parts[1]
-        if page not in _family_pages(family):
-            problems.append(f"{page} is not in the toctree of cases/{family}.md")
-        if CASE.findall(_pages().get(f"cases/{family}.md", "")):
-            problems.append(f"cases/{family}.md has sub-pages and renders cases itself")
-    assert not problems, "\n".join(problems)
-
-
-def test_a_new_case_goes_next_to_its_fix_on_a_split_familys_sub_page(tmp_path):
-    sys.path.insert(0, str(EXT))
-    import sync_case_pages
-
-    (tmp_path / "cases" / "custom-function").mkdir(parents=True)
-    (tmp_path / "cases" / "custom-function.md").write_text(
-        "# F\n\nIntro.\n\n```{toctree}\n:maxdepth: 1\n\ncustom-function/a\ncustom-function/b\n```\n"
-    )
-    for name in "ab":
-        (tmp_path / "cases" / "custom-function" / f"{name}.md").write_text(f"# {name}\n")
-    rendered = {"custom-function/mark-dirty-and-return": ["cases/custom-function/b.md"]}
-    place = sync_case_pages.page_for
-    leaf = get_case("custom-function/mark-dirty-on-leaf")  # its fix is on b
-    assert place(leaf, rendered, tmp_path) == tmp_path / "cases/custom-function/b.md"
-    assert place(leaf, {}, tmp_path) == tmp_path / "cases/custom-function/a.md"
-    unsplit = get_case("graph/backward-through-freed-graph")
-    assert place(unsplit, rendered, tmp_path) == tmp_path / "cases/graph.md"
-
-
 def test_every_case_a_page_names_exists():
     known = {c.id for c in all_cases()}
     unknown = []
@@ -170,45 +136,6 @@ def test_every_case_has_its_anchor_on_the_built_page_that_renders_it():
         if f'id="{anchor}"' not in _built_page(name):
             missing.append(f"{name}#{anchor}")
     assert not missing, "anchors missing from the built site:\n" + "\n".join(missing)
-
-
-_HREF = re.compile(r'href="([^"#:]*\.html)?#([^"]+)"')
-_ID = re.compile(r'\bid="([^"]+)"')
-
-
-def test_every_internal_link_to_an_anchor_leads_to_a_page_with_that_id():
-    """Every ``href="page.html#id"`` (or ``#id``) of the built site, both editions."""
-    _built_page("index.html")
-    ids: dict[Path, set[str]] = {}
-
-    def ids_of(page: Path) -> set[str]:
-        if page not in ids:
-            ids[page] = set(_ID.findall(page.read_text(encoding="utf-8")))
-        return ids[page]
-
-    broken = []
-    for page in sorted(BUILT.rglob("*.html")):
-        if "_static" in page.parts or "_sources" in page.parts:
-            continue
-        for target, anchor in set(_HREF.findall(page.read_text(encoding="utf-8"))):
-            to = (page.parent / target).resolve() if target else page
-            if not to.exists() or anchor not in ids_of(to):
-                broken.append(f"{page.relative_to(BUILT)}: {target}#{anchor}")
-    assert not broken, f"{len(broken)} broken links:\n" + "\n".join(sorted(broken)[:40])
-
-
-def test_a_split_familys_overview_links_every_question_of_the_family_to_its_sub_page():
-    problems = []
-    for family in sorted({c.family for c in all_cases()}):
-        subs = _family_pages(family) - {f"cases/{family}.md"}
-        if not subs:
-            continue
-        html = _built_page(f"cases/{family}.html")
-        for c in all_cases(family):
-            where = _rendered()[c.id][0].removeprefix("cases/").removesuffix(".md") + ".html"
-            if f'href="{where}#{c.id.replace("/", "-")}"' not in html:
-                problems.append(f"cases/{family}.html does not link {where}#{c.id}")
-    assert not problems, "\n".join(problems)
 
 
 def test_the_built_site_shows_no_mismatch_and_no_error_block():
