@@ -1,8 +1,9 @@
 """The docs and the case registry stay in step, and a wrong declaration fails the docs build.
 
 Both ways: every registered case is rendered by exactly one ``{case}`` directive, on its
-family's page, and every case a page names exists. The built site (``make docs``; checks skip
-when it is absent) has an anchor for every case. A throwaway Sphinx project with the project's
+family's page or on one of the sub-pages its toctree lists, and every case a page names exists.
+The built site (``make docs``; checks skip when it is absent) has an anchor for every case on
+the page that renders it (split families: tests/test_docs_split_pages.py). A throwaway Sphinx project with the project's
 extension shows that a case whose declared outcome is wrong, a real case with its declaration
 tampered with included, fails the build with a message naming the page and the case.
 """
@@ -59,18 +60,30 @@ def test_every_registered_case_is_rendered_on_exactly_one_page():
         if len(pages) != 1:
             problems.append(
                 f"{c.id}: rendered on {pages or 'no page'}; "
-                f"add ```{{case}} {c.id}``` once, to docs/cases/{c.family}.md "
-                "(docs/_ext/sync_case_pages.py does it)"
+                f"add ```{{case}} {c.id}``` once, to docs/cases/{c.family}.md or one of its "
+                f"sub-pages docs/cases/{c.family}/*.md (docs/_ext/sync_case_pages.py does it)"
             )
     assert not problems, "\n".join(problems)
 
 
-def test_each_case_is_rendered_on_its_familys_page():
-    misplaced = [
-        f"{case_id} is on {pages[0]}, expected cases/{case_id.split('/')[0]}.md"
-        for case_id, pages in _rendered().items()
-        if pages[0] != f"cases/{case_id.split('/')[0]}.md"
-    ]
+def _family_pages(family: str) -> set[str]:
+    """The family page and the sub-pages its toctree lists (docs-relative .md paths)."""
+    sys.path.insert(0, str(EXT))
+    import sync_case_pages
+
+    subs = sync_case_pages.subpages(family, DOCS)
+    return {f"cases/{family}.md"} | {str(p.relative_to(DOCS)) for p in subs}
+
+
+def test_each_case_is_rendered_on_its_familys_page_or_one_of_its_sub_pages():
+    misplaced = []
+    for case_id, pages in _rendered().items():
+        family = case_id.split("/")[0]
+        if pages[0] not in _family_pages(family):
+            misplaced.append(
+                f"{case_id} is on {pages[0]}, expected cases/{family}.md or a sub-page "
+                f"cases/{family}/*.md listed in its toctree"
+            )
     assert not misplaced, "\n".join(misplaced)
 
 
@@ -115,13 +128,13 @@ def _built_page(name: str) -> str:
     return page.read_text(encoding="utf-8")
 
 
-def test_every_case_has_its_anchor_on_its_familys_built_page():
+def test_every_case_has_its_anchor_on_the_built_page_that_renders_it():
     missing = []
-    for c in all_cases():
-        html = _built_page(f"cases/{c.family}.html")
-        anchor = c.id.replace("/", "-")
-        if f'id="{anchor}"' not in html:
-            missing.append(f"cases/{c.family}.html#{anchor}")
+    for case_id, pages in _rendered().items():
+        name = pages[0].removesuffix(".md") + ".html"
+        anchor = case_id.replace("/", "-")
+        if f'id="{anchor}"' not in _built_page(name):
+            missing.append(f"{name}#{anchor}")
     assert not missing, "anchors missing from the built site:\n" + "\n".join(missing)
 
 

@@ -311,9 +311,12 @@ def _require_all(app: Sphinx, env: BuildEnvironment) -> None:
         if case.id not in places:
             logger.error(
                 "case %r is registered but no page renders it: add ```{case} %s``` to "
-                "docs/cases/%s.md (python docs/_ext/sync_case_pages.py adds every missing one)",
+                "docs/cases/%s.md or, where that family is split, to one of its sub-pages "
+                "docs/cases/%s/*.md (python docs/_ext/sync_case_pages.py adds every missing "
+                "one and says where)",
                 case.id,
                 case.id,
+                case.family,
                 case.family,
             )
 

@@ -6,6 +6,10 @@ On every page that renders ``{case}`` entries, after the page's first paragraph:
   ("raises RuntimeError" / "runs");
 - links to download the page's cases as a Jupyter notebook (``.ipynb``) and as a ``.py`` script.
 
+A family split into topic sub-pages keeps its page as an overview: the same place gets the
+whole family's table, grouped by sub-page (``family_overview``), and the links to a notebook and
+a script of all the family's cases, made from the sub-pages' executed cells.
+
 The notebook is *executed while the docs build*: each cell's code runs in-process, in one
 namespace as a kernel would run it, and what it printed becomes the cell's output. A cell whose
 run disagrees with its case's declaration (another exception, a value the check rejects) is a
@@ -25,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import family_overview
 import torch
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -60,7 +65,7 @@ _WORDS = {
 }
 
 
-def _words(app: Sphinx) -> dict[str, str]:
+def words_for(app: Sphinx) -> dict[str, str]:
     return _WORDS.get(app.config.language or "en", _WORDS["en"])
 
 
@@ -73,36 +78,62 @@ def _slug(docname: str) -> str:
 
 
 def add_questions_and_downloads(app: Sphinx, doctree: nodes.document) -> None:
-    """After the first paragraph of a page of cases: its questions table and download links."""
+    """After the first paragraph of a page of cases: its questions table and download links.
+
+    A family's overview page (``cases/<family>.md`` with a toctree of sub-pages and no cases of
+    its own) gets the whole family's table instead, filled in once every page is read
+    (``family_overview``)."""
     sections = _case_sections(doctree)
-    if not sections:
-        return
     docname = app.env.docname
+    if not sections:
+        subpages = family_overview.subpages(docname, doctree)
+        if subpages:
+            app.env.__dict__.setdefault("rnn_family_subpages", {})[docname] = subpages
+            where = _after_first_paragraph(doctree)
+            where.parent.insert(
+                where.parent.index(where) + 1,
+                [family_overview.placeholder(), downloads_paragraph(app, docname)],
+            )
+        return
     ids = [s["names"][0] for s in sections]
     app.env.__dict__.setdefault("rnn_page_cases", {})[docname] = ids
-    words = _words(app)
-    up = "../" * docname.count("/")
-    table = nodes.table(classes=["case-questions"])
+    # The questions as this edition titles them (translated where the page has a catalogue).
+    titles = app.env.__dict__.setdefault("rnn_case_titles", {})
+    titles.update({case_id: s[0].astext() for s, case_id in zip(sections, ids, strict=True)})
+    words = words_for(app)
+    table, body = questions_table(words)
+    for section, case_id in zip(sections, ids, strict=True):
+        link = nodes.reference("", section[0].astext(), refid=section["ids"][0])
+        body += table_row([link, nodes.Text(what_happens(words, case_id))])
+    where = _after_first_paragraph(doctree)
+    where.parent.insert(where.parent.index(where) + 1, [table, downloads_paragraph(app, docname)])
+
+
+def questions_table(words: dict[str, str], cls: str = "case-questions") -> tuple:
+    """(an empty two-column table of questions with its head, its body to add rows to)."""
+    table = nodes.table(classes=[cls])
     group = nodes.tgroup(cols=2)
     table += group
     group += nodes.colspec(colwidth=80)
     group += nodes.colspec(colwidth=20)
     head = nodes.thead()
-    head += _row([nodes.Text(words["question"]), nodes.Text(words["happens"])])
+    head += table_row([nodes.Text(words["question"]), nodes.Text(words["happens"])])
     group += head
     body = nodes.tbody()
-    for section, case_id in zip(sections, ids, strict=True):
-        case = get_case(case_id)
-        title = section[0].astext()
-        link = nodes.reference("", title, refid=section["ids"][0])
-        declared = case.outcome.resolve()
-        what = (
-            words["raises"].format(declared.exc_type.__name__)
-            if isinstance(declared, Raises)
-            else words["runs"]
-        )
-        body += _row([link, nodes.Text(what)])
     group += body
+    return table, body
+
+
+def what_happens(words: dict[str, str], case_id: str) -> str:
+    declared = get_case(case_id).outcome.resolve()
+    if isinstance(declared, Raises):
+        return words["raises"].format(declared.exc_type.__name__)
+    return words["runs"]
+
+
+def downloads_paragraph(app: Sphinx, docname: str) -> nodes.paragraph:
+    words = words_for(app)
+    up = "../" * docname.count("/")
     downloads = nodes.paragraph(classes=["case-downloads"])
     downloads += nodes.Text(words["download"])
     # Another edition (zh_CN) links to the English site's files: code and outputs are the same.
@@ -111,11 +142,10 @@ def add_questions_and_downloads(app: Sphinx, doctree: nodes.document) -> None:
     downloads += nodes.reference("", words["notebook"], refuri=f"{base}.ipynb")
     downloads += nodes.Text(words["or"])
     downloads += nodes.reference("", words["script"], refuri=f"{base}.py")
-    where = _after_first_paragraph(doctree)
-    where.parent.insert(where.parent.index(where) + 1, [table, downloads])
+    return downloads
 
 
-def _row(cells: list[nodes.Node]) -> nodes.row:
+def table_row(cells: list[nodes.Node]) -> nodes.row:
     row = nodes.row()
     for cell in cells:
         entry = nodes.entry()
@@ -194,21 +224,22 @@ def _agrees(case: Case, text: str, printed: list[Any]) -> list[str]:
 
 
 def write_downloads(app: Sphinx, env: Any) -> None:
-    """Execute and write ``<page>.ipynb`` and ``<page>.py`` for every page of cases."""
+    """Execute and write ``<page>.ipynb`` and ``<page>.py`` for every page of cases.
+
+    A family overview's notebook is its sub-pages' executed cells in the overview's order, after
+    a setup cell of all their imports and helpers: no case runs a second time for it."""
     if (app.config.language or "en") != "en":
         return  # the English build writes them; the other editions link there
     pages: dict[str, list[str]] = env.__dict__.get("rnn_page_cases", {})
     out_dir = Path(app.srcdir) / "_generated" / "site" / DOWNLOADS
     out_dir.mkdir(parents=True, exist_ok=True)
+    ran: dict[str, tuple[dict[str, Any], str]] = {}  # case id -> (its executed cell, its code)
     for docname, case_ids in sorted(pages.items()):
         setup, cells = _notebook_parts(case_ids)
-        title = env.titles[docname].astext() if docname in env.titles else docname
         namespace: dict[str, Any] = {"__name__": "__main__"}
-        nb_cells = [_markdown(_intro(title, docname)), _code_cell(setup, namespace, 1, docname)[0]]
-        script = [f'"""{title}: the cases of the rnn-autograd docs page {docname}."""', setup]
-        for n, (case, code) in enumerate(cells, start=2):
-            nb_cells.append(_markdown(f"## {case.question}\n\n`{case.id}`: {case.summary}"))
-            cell, printed = _code_cell(code, namespace, n, docname)
+        setup_cell = _code_cell(setup, namespace, 1, docname)[0]
+        for case, code in cells:
+            cell, printed = _code_cell(code, namespace, 0, docname)
             text = "".join(o.get("text", "") for o in cell["outputs"])
             problems = _agrees(case, text, printed)
             if problems:
@@ -218,21 +249,47 @@ def write_downloads(app: Sphinx, env: Any) -> None:
                     case.id,
                     "; ".join(problems),
                 )
-            nb_cells.append(cell)
-            script.append(f"# %% {case.id}: {case.question}\n{code}")
-        notebook = {
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "metadata": {
-                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                "language_info": {"name": "python"},
-                "rnn_autograd": {"page": docname, "torch": torch.__version__},
-            },
-            "cells": [dict(c, id=f"cell-{i}") for i, c in enumerate(nb_cells)],
-        }
-        slug = _slug(docname)
-        (out_dir / f"{slug}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n", "utf-8")
-        (out_dir / f"{slug}.py").write_text("\n\n".join(script).rstrip() + "\n", "utf-8")
+            ran[case.id] = (cell, code)
+        _write_notebook(env, out_dir, docname, setup, setup_cell, case_ids, ran)
+    overviews: dict[str, list[str]] = env.__dict__.get("rnn_family_subpages", {})
+    for docname, subpages in sorted(overviews.items()):
+        case_ids = [c for sub in subpages for c in pages.get(sub, [])]
+        setup, _ = _notebook_parts(case_ids)
+        setup_cell = _code_cell(setup, {"__name__": "__main__"}, 1, docname)[0]
+        _write_notebook(env, out_dir, docname, setup, setup_cell, case_ids, ran)
+
+
+def _write_notebook(
+    env: Any,
+    out_dir: Path,
+    docname: str,
+    setup: str,
+    setup_cell: dict[str, Any],
+    case_ids: list[str],
+    ran: dict[str, tuple[dict[str, Any], str]],
+) -> None:
+    title = env.titles[docname].astext() if docname in env.titles else docname
+    nb_cells = [_markdown(_intro(title, docname)), setup_cell]
+    script = [f'"""{title}: the cases of the rnn-autograd docs page {docname}."""', setup]
+    for n, case_id in enumerate(case_ids, start=2):
+        case = get_case(case_id)
+        cell, code = ran[case_id]
+        nb_cells.append(_markdown(f"## {case.question}\n\n`{case.id}`: {case.summary}"))
+        nb_cells.append(dict(cell, execution_count=n))
+        script.append(f"# %% {case.id}: {case.question}\n{code}")
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            "rnn_autograd": {"page": docname, "torch": torch.__version__},
+        },
+        "cells": [dict(c, id=f"cell-{i}") for i, c in enumerate(nb_cells)],
+    }
+    slug = _slug(docname)
+    (out_dir / f"{slug}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n", "utf-8")
+    (out_dir / f"{slug}.py").write_text("\n\n".join(script).rstrip() + "\n", "utf-8")
 
 
 def _intro(title: str, docname: str) -> str:
@@ -276,6 +333,7 @@ def _code_cell(
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("family_overview")
     app.connect("doctree-read", add_questions_and_downloads)
     app.connect("env-updated", lambda app, env: write_downloads(app, env) or [])
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}
