@@ -80,3 +80,10 @@ def test_the_facts_of_this_checkout_are_its_head(monkeypatch):
         ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
     assert facts["commit"] == head and facts["commits"] >= 1 and facts["date"][:4].isdigit()
+
+
+def test_the_link_is_worded_in_each_editions_language():
+    english = _built("index.html").read_text(encoding="utf-8")
+    chinese = _built("zh_CN/index.html").read_text(encoding="utf-8")
+    assert re.search(r'class="repository-link"[^>]*>Source code repository<', english)
+    assert re.search(r'class="repository-link"[^>]*>源代码仓库<', chinese)

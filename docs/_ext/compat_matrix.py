@@ -24,6 +24,7 @@ from typing import Any
 from docutils import nodes
 from docutils.statemachine import StringList
 from packaging.version import Version
+from site_words import say
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.util import logging
@@ -130,29 +131,29 @@ def checked_on_paragraph(case_id: str, link: bool = True) -> nodes.paragraph | N
     if not rows:
         return None
     para = nodes.paragraph(classes=["case-checked-on"])
-    para += nodes.Text("Checked on torch ")
+    para += nodes.Text(say("Checked on torch "))
     parts = []
     for release, status, spec in rows:
         text = release
         if status == DIFFERENT:
-            text += f" (declared differently: {spec})"
+            text += say(" (declared differently: {spec})", spec=spec)
         elif status != MATCH:
             text += f" ({status})"
         parts.append(text)
     if not link:  # a project without the compatibility page (a partial build)
-        para += nodes.Text(", ".join(parts) + " (recorded by tools/compat.sh).")
+        para += nodes.Text(", ".join(parts) + say(" (recorded by tools/compat.sh)."))
         return para
-    para += nodes.Text(", ".join(parts) + " (recorded by tools/compat.sh; see ")
+    para += nodes.Text(", ".join(parts) + say(" (recorded by tools/compat.sh; see "))
     para += pending_xref(
         "",
-        nodes.inline("", "the compatibility matrix"),
+        nodes.inline("", say("the compatibility matrix")),
         refdomain="std",
         reftype="doc",
         reftarget="/compat",
         refexplicit=True,
         refwarn=True,
     )
-    para += nodes.Text(").")
+    para += nodes.Text(say(")."))
     return para
 
 

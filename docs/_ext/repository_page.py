@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from site_words import say
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -120,8 +121,15 @@ class RepositoryDirective(SphinxDirective):
         return result
 
 
+def add_link_label(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    context["repository_label"] = say("Source code repository")  # in the edition's language
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("repository_url", "", "env")
     app.add_directive("repository", RepositoryDirective)
     app.connect("builder-inited", write_bundle)
+    app.connect("html-page-context", add_link_label)
     return {"parallel_read_safe": True, "version": "1"}

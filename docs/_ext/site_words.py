@@ -34,6 +34,13 @@ WORDS: dict[str, dict[str, str]] = {
         "The same graph as text ({summary})": "同一张计算图的文本形式（{summary}）",
         "Picture: {caption} ({count} nodes, backward can run)": "图：{caption}（{count} 个节点，反向传播可以运行）",
         "  ·  {label} on torch {version}  ·  run it: ": "  ·  在 torch {version} 上：{label}  ·  运行：",
+        "Checked on torch ": "已在 torch ",
+        " (declared differently: {spec})": "（声明不同：{spec}）",
+        " (recorded by tools/compat.sh).": " 上检查（由 tools/compat.sh 记录）。",
+        " (recorded by tools/compat.sh; see ": " 上检查（由 tools/compat.sh 记录；见",
+        "the compatibility matrix": "兼容性矩阵",
+        ").": "）。",
+        "Source code repository": "源代码仓库",
     }
 }
 
