@@ -23,7 +23,7 @@ import torch
 from packaging.specifiers import SpecifierSet
 
 from rnn_autograd.cli import main
-from rnn_autograd.spec import Returns, all_cases, get_case
+from rnn_autograd.spec import Returns, all_cases, families, get_case
 from rnn_autograd.spec.case import _REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,3 +189,23 @@ def test_the_suite_runs_every_case_from_an_installed_copy(tmp_path):
         **{"cwd": tmp_path, "env": env, "capture_output": True, "text": True},
     )
     assert Path(where.stdout.strip()).is_relative_to(site), "the installed copy is what ran"
+
+
+def test_the_matrix_folds_a_family_unless_one_of_its_cells_is_wrong(monkeypatch):
+    import compat_matrix
+
+    folded = compat_matrix.matrix_markdown()
+    assert folded.count('<details class="compat-family">') == len(families())
+    assert " open>" not in folded  # every record matches: every family folded
+    first = all_cases()[0]
+    real = compat_matrix.cell
+    monkeypatch.setattr(
+        compat_matrix,
+        "cell",
+        lambda c, r, n=None: compat_matrix.MISMATCH if c.id == first.id else real(c, r, n),
+    )
+    shown = compat_matrix.matrix_markdown()
+    opened = re.search(r'<details class="compat-family" open><summary>([^<]*)</summary>', shown)
+    assert opened and opened.group(1).startswith(first.family + ":")
+    assert "NOT MATCHING OR NOT RECORDED" in opened.group(1)
+    assert f"| `{first.id}` | MISMATCH" in shown

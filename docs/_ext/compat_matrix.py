@@ -15,6 +15,7 @@ Each record ``docs/compat/torch-RELEASE.json`` is what ``tools/compat.sh RELEASE
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from functools import cache
@@ -30,7 +31,7 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from rnn_autograd.spec import ByTorch, Case, all_cases, get_case
+from rnn_autograd.spec import ByTorch, Case, all_cases, families, get_case
 from rnn_autograd.spec.report import declared_range
 
 logger = logging.getLogger(__name__)
@@ -202,20 +203,47 @@ def matrix_markdown() -> str:
     lines += ["", "Each made by the command:", ""]
     lines += [f"- torch {r['torch_release']}: `{rerecord_command(r)}`" for r in records]
     lines += ["", "### The matrix", ""]
-    lines += ["| case | " + " | ".join(r["torch_release"] for r in records) + " |"]
-    lines += ["|---|" + "---|" * len(records)]
+    lines += [
+        "One table per family, folded behind a line that counts its cells; a family with a cell "
+        "that is not a match or a declared difference is shown open.",
+        "",
+    ]
+    head = ["| case | " + " | ".join(r["torch_release"] for r in records) + " |"]
+    head += ["|---|" + "---|" * len(records)]
     different: list[Case] = []
-    for c in all_cases():
-        cells = []
-        for r in records:
-            status = cell(c, r, newest)
-            if status == DIFFERENT:
-                cells.append(f"declared differently ({declared_range(c, r['torch_release'])})")
-                if c not in different:
-                    different.append(c)
-            else:
-                cells.append(status.upper() if status != MATCH else status)
-        lines.append(f"| `{c.id}` | " + " | ".join(cells) + " |")
+    for family in families():
+        rows, statuses = [], []
+        for c in all_cases(family):
+            cells = []
+            for r in records:
+                status = cell(c, r, newest)
+                statuses.append(status)
+                if status == DIFFERENT:
+                    cells.append(f"declared differently ({declared_range(c, r['torch_release'])})")
+                    if c not in different:
+                        different.append(c)
+                else:
+                    cells.append(status.upper() if status != MATCH else status)
+            rows.append(f"| `{c.id}` | " + " | ".join(cells) + " |")
+        wrong = sum(s not in (MATCH, DIFFERENT) for s in statuses)
+        summary = (
+            f"{family}: {len(rows)} cases, {statuses.count(MATCH)} of {len(statuses)} cells match"
+        )
+        if statuses.count(DIFFERENT):
+            summary += f", {statuses.count(DIFFERENT)} declared differently"
+        if wrong:
+            summary += f", {wrong} NOT MATCHING OR NOT RECORDED"
+        # A raw <details> block, then the table after a blank line (parsed as Markdown).
+        lines += [
+            f'<details class="compat-family"{" open" if wrong else ""}>'
+            f"<summary>{html.escape(summary)}</summary>",
+            "",
+            *head,
+            *rows,
+            "",
+            "</details>",
+            "",
+        ]
     lines += ["", "### Each difference", ""]
     if not different:
         lines.append("Every case has one declaration on every recorded release.")
