@@ -200,11 +200,11 @@ def _name(batching: str, B: int, spec: str) -> str:
     return f"{batching} B={B} {spec}"  # as rnn_autograd.bench.seeds.row_name
 
 
-def _tested(c: dict | None, n: int) -> str:
+def _tested(c: dict | None, n: int, unit: str = "") -> str:
     # the test's figures for one stated difference: mean over seeds, 95% interval, adjusted p
     if c is None or c["p_holm"] is None:
-        return ""
-    return f" ± {c['ci95']:.3f} (95% interval over {n} seeds; adjusted p = {c['p_holm']:.3g})"
+        return unit
+    return f" ± {c['ci95']:.3f}{unit} (95% interval over {n} seeds; adjusted p = {c['p_holm']:.3g})"
 
 
 def batching_lines(bat: dict, alpha: float = 0.05) -> list[str]:
@@ -289,8 +289,8 @@ def batching_lines(bat: dict, alpha: float = 0.05) -> list[str]:
             else:
                 said = "as predicted" if d > 0 else "not as predicted: significantly better"
         out.append(
-            f"- {batching}, B={B}, `{spec}`: first target against `fresh` {d:+.3f} nats"
-            f"{_tested(c, n)}; {pred}: {said}."
+            f"- {batching}, B={B}, `{spec}`: first target against `fresh` {d:+.3f}"
+            f"{_tested(c, n, ' nats')}; {pred}: {said}."
         )
     return [*out, ""]
 
