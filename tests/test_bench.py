@@ -255,6 +255,24 @@ def test_the_learning_sections_run_once_per_seed_and_report_mean_and_tests(resul
     assert " ± " in report
 
 
+def test_the_batching_section_runs_once_per_seed_and_reports_mean_sd_and_tests(results, outputs):
+    bat = results["batching"]
+    assert bat["seeds"] == [0, 2]
+    for row in bat["rows"]:
+        values = row["per_seed"]["perplexity"]
+        assert len(values) == 2 and row["perplexity"] == pytest.approx(sum(values) / 2)
+        assert row["summary"]["first_target_ce"]["sd"] is not None
+    # sequential against windows at each size and strategy; carried against fresh at each
+    assert len(bat["comparisons"]["perplexity"]) == 4
+    assert len(bat["comparisons"]["first_target_ce"]) == 2 * 2
+    report = (outputs / "report.md").read_text(encoding="utf-8")
+    section = report[report.index(f"## {SECTIONS[4]}") : report.index(f"## {SECTIONS[5]}")]
+    assert "Every row trained once per seed (2 seeds: 0, 2;" in section
+    assert "paired t-test over the 2 seeds" in section and "One seed" not in section
+    assert section.count("95% interval over 2 seeds; adjusted p = ") == 8
+    assert "\u00a0±\u00a0" in section  # mean ± sd in the tables
+
+
 def _legend_overlaps_axes(fig) -> list[str]:
     """The titles of axes whose legend covers part of the axes' data area."""
     renderer = fig.canvas.get_renderer()

@@ -8,8 +8,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rnn_autograd.bench.config import BenchConfig
 from rnn_autograd.bench.report_learning import significance_lines
 from rnn_autograd.bench.report_significance import window_slope_lines
+from rnn_autograd.bench.seeds import batching_over_seeds
 from rnn_autograd.bench.trends_cost import (
     between_tables_line,
     process_lines,
@@ -356,3 +358,75 @@ def test_the_limit_ratio_sentence_says_which_stands_closer_to_its_own_limit():
     assert "`fresh` stands closer to its limit" in limit_ratio_line(s)[0]
     s["rows"]["detach"]["limit_perplexity"] = 1.75  # 1.20
     assert "as close to their limit as `fresh` or closer" in limit_ratio_line(s)[0]
+
+
+def _batching_seeded(seq_ppl, win_ppl, seq_first, win_first, seeds=4, noise=0.01):
+    """The batching section over ``seeds`` seeds from ``batching_over_seeds``, on made-up runs:
+    per seed the given figures plus a seed-dependent wobble of size ``noise``."""
+
+    def section(config):
+        wobble = noise * ((config.seed // 2) % 3 - 1)  # seeds 0, 2, 4, 6: -1, 0, +1, -1
+        rows = []
+        for batching, ppl, first, sign in (
+            ("sequential", seq_ppl, seq_first, 1),
+            ("windows", win_ppl, win_first, -1),
+        ):
+            for spec, d in (("detach", first), ("fresh", 0.0)):
+                rows.append(
+                    {
+                        "batching": batching,
+                        "batch_size": 50,
+                        "strategy": spec,
+                        "perplexity": ppl + sign * wobble * (1 if spec == "detach" else 2),
+                        "accuracy": 0.5,
+                        "first_target_ce": 2.0 + d + wobble * (1 if spec == "detach" else 3),
+                        "first_target_vs_fresh": d - 2 * wobble * (spec == "detach"),
+                        "curve_perplexity": [20.0, ppl, config.seed],
+                    }
+                )
+        return {"rows": rows}
+
+    return batching_over_seeds(section, BenchConfig(seed=0, seeds=seeds))
+
+
+def _bullets(lines):
+    return [x for x in lines if x.startswith("- ")]
+
+
+def test_the_batching_sentences_follow_the_tests_over_seeds_when_the_data_agree():
+    bat = _batching_seeded(2.5, 3.4, -0.2, 0.3)
+    assert bat["seeds"] == [0, 2, 4, 6]
+    row = bat["rows"][0]
+    assert len(row["per_seed"]["perplexity"]) == 4 and row["summary"]["perplexity"]["sd"] > 0
+    assert row["curve_perplexity"][-1] == 0  # the first seed's curve
+    lines = batching_lines(bat)
+    assert "paired t-test over the 4 seeds" in lines[0] and "One seed" not in lines[0]
+    bullets = _bullets(lines)
+    assert len(bullets) == 4  # two batchings tested per strategy, two first targets
+    assert all("adjusted p = " in x and x.endswith(": as predicted.") for x in bullets)
+
+
+def test_the_batching_sentences_say_when_the_seeds_disagree_or_cannot_tell():
+    bad = _bullets(batching_lines(_batching_seeded(3.4, 2.5, 0.2, -0.3)))
+    seq_win = [x for x in bad if "sequential less windows" in x]
+    assert len(seq_win) == 2 and all("the opposite of the prediction" in x for x in seq_win)
+    (seq_first,) = [x for x in bad if x.startswith("- sequential, B=50")]
+    assert seq_first.endswith("the opposite of the prediction.")
+    (win_first,) = [x for x in bad if x.startswith("- windows, B=50")]
+    assert win_first.endswith("not as predicted: significantly better.")
+    # differences the size of the wobble between seeds: no test can call them
+    vague = _bullets(batching_lines(_batching_seeded(3.0, 3.005, -0.003, -0.003, noise=0.05)))
+    assert len(vague) == 4
+    assert all("cannot confirm it" in x for x in vague if not x.startswith("- windows"))
+    (win_first,) = [x for x in vague if x.startswith("- windows")]
+    assert win_first.endswith("as predicted, no difference shows over 4 seeds.")
+
+
+def test_the_batching_sentences_with_one_seed_test_nothing_and_say_so():
+    one = _batching_seeded(2.5, 3.4, -0.2, 0.3, seeds=1)
+    lines = batching_lines(one)
+    assert (
+        lines[0].startswith("One seed:") and "no difference can be called significant" in lines[0]
+    )
+    assert not any("adjusted p" in x for x in lines)
+    assert all(x.endswith(": as predicted.") for x in _bullets(lines))

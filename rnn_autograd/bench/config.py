@@ -46,7 +46,7 @@ class BenchConfig:
     device: str = "cpu"
     threads: int | None = 1  # torch threads while benchmarking (None: leave as is)
     seed: int = 0
-    seeds: int = 1  # the learning sections (3, 4) run once per seed: mean, spread, tests
+    seeds: int = 1  # the learning sections (3, 4, 5) run once per seed: mean, spread, tests
     # 1-2: cost
     cost_batches: int = 32  # measured batches per strategy and repeat (after one warm-up pass)
     windows: tuple[int, ...] = (1, 2, 4, 8)
@@ -94,7 +94,7 @@ PRESETS: dict[str, dict] = {
         batching_runs=200,
         batching_epochs=2,
     ),
-    # the docs build runs this one: tiny's sizes, the learning sections (3, 4) over 4 seeds and
+    # the docs build runs this one: tiny's sizes, the learning sections (3, 4, 5) over 4 seeds and
     # the cost over 4 repeats, so that the page can say which differences hold (t-tests,
     # rnn_autograd.bench.stats)
     "docs": dict(seeds=4, repeats=4),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .charts import CHARTS, write_charts
 from .markdown import table as _table
-from .report_learning import learn_section, recall_section
+from .report_learning import _mean_sd, learn_section, recall_section
 from .report_significance import time_ratio_lines, window_slope_lines
 from .trends_cost import between_tables_line, process_lines, saved_lines, window_lines
 from .trends_learning import batching_lines
@@ -144,6 +144,8 @@ def _batching_section(results: dict) -> list[str]:
         f"{bat['lr']}{decay}, gradients clipped at norm {bat['clip']}, for {bat['epochs']} "
         "epochs; the training curves are the third panel of the learning curves chart.",
         "",
+        _batching_seeds_line(bat),
+        "",
     ]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - local formatter
     # Three narrow tables rather than one of eleven columns, which ran past a page's column.
@@ -157,7 +159,7 @@ def _batching_section(results: dict) -> list[str]:
         [
             [
                 *keyed(r),
-                f"{r['perplexity']:.3f}",
+                _mean_sd(r, "perplexity"),
                 f"{fmt(r['limit_perplexity'])} ({r['limit_context']})",
                 fmt(r["limit_perplexity"] and r["perplexity"] / r["limit_perplexity"]),
             ]
@@ -169,9 +171,9 @@ def _batching_section(results: dict) -> list[str]:
         [
             [
                 *keyed(r),
-                f"{r['first_target_ce']:.3f}",
+                _mean_sd(r, "first_target_ce"),
                 fmt(r["limit_first_target_ce"]),
-                "" if r["first_target_vs_fresh"] is None else f"{r['first_target_vs_fresh']:+.3f}",
+                _signed(r),
             ]
             for r in bat["rows"]
         ],
@@ -188,6 +190,31 @@ def _batching_section(results: dict) -> list[str]:
         *batching_lines(bat),
     ]
     return out
+
+
+def _signed(row: dict) -> str:
+    # the first target against fresh, signed, with its sd over seeds where there are several
+    d = row["first_target_vs_fresh"]
+    if d is None:
+        return ""
+    sd = row.get("summary", {}).get("first_target_vs_fresh", {}).get("sd")
+    return f"{d:+.3f}" if sd is None else f"{d:+.3f}\u00a0±\u00a0{sd:.3f}"
+
+
+def _batching_seeds_line(bat: dict) -> str:
+    seeds = bat.get("seeds", [])
+    if len(seeds) < 2:
+        return (
+            "One seed: the figures are one run's, and no difference can be called significant "
+            "(run the benchmark with `--seeds 3` or more)."
+        )
+    return (
+        f"Every row trained once per seed ({len(seeds)} seeds: {', '.join(map(str, seeds))}; "
+        "the seed sets the initial weights and draws the training and held-out data), every "
+        "row of one seed from the same weights; the rows of one batching share its batches. "
+        "The tables give the mean ± the sample standard deviation over seeds; the ratio to "
+        "the limit is that of the mean; the learning curves are the first seed's."
+    )
 
 
 def _reading_section(results: dict) -> list[str]:

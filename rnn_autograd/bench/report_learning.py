@@ -1,4 +1,4 @@
-"""The report's learning sections (3 and 4): figures over seeds, and the tests between strategies.
+"""The report's learning sections (3 and 4; 5 is in ``report``): figures over seeds, the tests.
 
 Each figure is the mean over the seeds with its sample standard deviation; the sentences under
 each table are generated from ``rnn_autograd.bench.stats.compare`` (paired t-tests over seeds,

@@ -24,6 +24,8 @@ Sections:
 5. the notebook's overlapping windows against sequential partitioning
    (``batching_strategies``, batch sizes ``batching_sizes``).
 
+Sections 3, 4 and 5 run once per seed (``config.seeds``; ``rnn_autograd.bench.seeds``).
+
 The benchmark drives the project's trainer (``rnn_autograd.pipeline.train``) and measures through
 its ``on_batch`` hook; nothing here changes how a strategy trains.
 """
@@ -42,7 +44,7 @@ from ..pipeline.outputs import check_output_dir, write_json
 from .config import BenchConfig
 from .cost import cost_section, validate, window_section
 from .learning import batching_section, learning_section, recall_section
-from .seeds import over_seeds
+from .seeds import batching_over_seeds, over_seeds
 
 __all__ = ["machine_info", "run_bench", "write_results"]
 
@@ -88,7 +90,7 @@ def run_bench(config: BenchConfig) -> dict:
             ("window_sweep", window_section),
             ("learning", _learning_over_seeds),
             ("recall", _recall_over_seeds),
-            ("batching", batching_section),
+            ("batching", _batching_over_seeds),
         ]
         for key, run in steps:
             t0 = time.perf_counter()
@@ -109,6 +111,10 @@ def _learning_over_seeds(config: BenchConfig) -> dict:
 def _recall_over_seeds(config: BenchConfig) -> dict:
     metrics = ("perplexity", "cross_entropy_nats", "accuracy", "recall_accuracy")
     return over_seeds(recall_section, config, metrics, compared=("perplexity", "recall_accuracy"))
+
+
+def _batching_over_seeds(config: BenchConfig) -> dict:
+    return batching_over_seeds(batching_section, config)
 
 
 def write_results(results: dict, out_dir: str | Path) -> Path:

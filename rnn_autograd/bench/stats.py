@@ -14,7 +14,15 @@ from __future__ import annotations
 import math
 from itertools import combinations
 
-__all__ = ["compare", "holm", "paired_t", "summarize", "t_quantile", "t_sf_two_sided"]
+__all__ = [
+    "compare",
+    "compare_pairs",
+    "holm",
+    "paired_t",
+    "summarize",
+    "t_quantile",
+    "t_sf_two_sided",
+]
 
 ALPHA = 0.05
 
@@ -131,14 +139,19 @@ def compare(per_seed: dict[str, list[float]], alpha: float = ALPHA) -> list[dict
     entry: ``a``, ``b``, ``diff`` (mean of a - b), ``ci95``, ``t``, ``df``, ``p``, ``p_holm``
     and ``significant`` (None where fewer than two seeds allow no test).
     """
-    pairs = [
-        dict(a=a, b=b, **paired_t(per_seed[a], per_seed[b])) for a, b in combinations(per_seed, 2)
-    ]
-    tested = [c for c in pairs if c["p"] is not None]
+    return compare_pairs(per_seed, list(combinations(per_seed, 2)), alpha)
+
+
+def compare_pairs(
+    per_seed: dict[str, list[float]], pairs: list[tuple[str, str]], alpha: float = ALPHA
+) -> list[dict]:
+    """``compare`` over the given ``pairs`` (a, b) only: Holm's family is those pairs."""
+    out = [dict(a=a, b=b, **paired_t(per_seed[a], per_seed[b])) for a, b in pairs]
+    tested = [c for c in out if c["p"] is not None]
     for c, p in zip(tested, holm([c["p"] for c in tested]), strict=True):
         c["p_holm"] = p
         c["significant"] = p < alpha
-    for c in pairs:
+    for c in out:
         c.setdefault("p_holm", None)
         c.setdefault("significant", None)
-    return pairs
+    return out

@@ -188,7 +188,7 @@ def curve_lines(results: dict) -> list[str]:
     pairs = [(v, by[("windows", B, s)]) for (b, B, s), v in by.items() if b == "sequential"]
     lower = sum(seq < win for seq, win in pairs)
     out += [
-        f"Learning curves, batching: a sequential curve ends below the windows' curve of the same "
+        f"Learning curves, batching (the first seed's): a sequential curve ends below the windows' curve of the same "
         f"batch size and strategy in {lower} of {len(pairs)} pairs (training perplexity on "
         "batches it trains on; the windows' curves are the noisier, their batches overlapping).",
         "",
@@ -196,16 +196,40 @@ def curve_lines(results: dict) -> list[str]:
     return out
 
 
-def batching_lines(bat: dict) -> list[str]:
-    """Sequential against windows, and the first target against fresh: one run, no test."""
+def _name(batching: str, B: int, spec: str) -> str:
+    return f"{batching} B={B} {spec}"  # as rnn_autograd.bench.seeds.row_name
+
+
+def _tested(c: dict | None, n: int, unit: str = "") -> str:
+    # the test's figures for one stated difference: mean over seeds, 95% interval, adjusted p
+    if c is None or c["p_holm"] is None:
+        return unit
+    return f" ± {c['ci95']:.3f}{unit} (95% interval over {n} seeds; adjusted p = {c['p_holm']:.3g})"
+
+
+def batching_lines(bat: dict, alpha: float = 0.05) -> list[str]:
+    """Sequential against windows, and the first target against fresh: each stated difference
+    decided by its paired t-test over seeds (``bat["comparisons"]``, Holm-adjusted, from
+    ``rnn_autograd.bench.seeds.batching_over_seeds``); with one seed, one run's directions."""
     rows = bat["rows"]
+    n = len(bat.get("seeds", []))
+    tests = {(c["a"], c["b"]): c for cs in bat.get("comparisons", {}).values() for c in cs}
+    tested = n >= 2 and bool(tests)
     by = {(r["batching"], r["batch_size"], r["strategy"]): r for r in rows}
-    seq_lower, pairs = 0, 0
+    seq_lower, pairs, per_pair = 0, 0, []
     for (batching, B, spec), r in by.items():
         other = by.get(("windows", B, spec))
         if batching == "sequential" and other:
             pairs += 1
             seq_lower += r["perplexity"] < other["perplexity"]
+            c = tests.get((_name(batching, B, spec), _name("windows", B, spec)))
+            if tested and c is not None:
+                low = "sequential" if c["diff"] < 0 else "windows"
+                per_pair.append(
+                    f"- B={B}, `{spec}`: held-out perplexity, sequential less windows, "
+                    f"{c['diff']:+.3f}{_tested(c, n)}: "
+                    f"{verdict('sequential', low, c['significant'], n)}."
+                )
     sizes = sorted({B for _, B, _ in by}, reverse=True)
     size_gap = max(
         (
@@ -215,36 +239,58 @@ def batching_lines(bat: dict) -> list[str]:
         ),
         default=None,
     )
+    head = (
+        f"Each difference below is a paired t-test over the {n} seeds (within a seed every row "
+        "starts from the same weights), Holm-adjusted within each figure, significant where the "
+        f"adjusted p < {alpha}; a difference is the mean over seeds. "
+        if tested
+        else "One seed: the directions below are this run's, and no difference can be called "
+        "significant (run the benchmark with `--seeds 3` or more). "
+    )
     out = [
-        "One run, no seeds: the directions below are this run's. Sequential partitioning is "
-        "predicted below overlapping windows in held-out perplexity: in the same batches it "
-        f"sees B × T distinct tokens per batch, not B + T - 1. Measured: lower in {seq_lower} "
-        f"of {pairs} pairs of the same batch size and strategy."
+        head + "Sequential partitioning is predicted below overlapping windows in held-out "
+        "perplexity: in the same batches it sees B × T distinct tokens per batch, not "
+        f"B + T - 1. Measured: lower in {seq_lower} of {pairs} pairs of the same batch size and "
+        "strategy."
         + (
             ""
             if size_gap is None
             else f" Between batch sizes {', '.join(map(str, sizes))} the same batching and "
             f"strategy differ by at most {size_gap:.3f} in held-out perplexity: besides the "
             "phase a window's state carries (the table above), the sizes change the batches "
-            "and their number, and with one seed no difference between sizes is tested."
-        ),
+            "and their number; no difference between sizes is tested."
+        )
+        + (" Each pair, tested:" if per_pair else ""),
         "",
+        *per_pair,
+        *([""] if per_pair else []),
     ]
     for (batching, B, spec), r in by.items():
         d = r["first_target_vs_fresh"]
         if spec == "fresh" or d is None:
             continue
+        c = tests.get((_name(batching, B, spec), _name(batching, B, "fresh"))) if tested else None
+        sig = c is not None and c["significant"]
         if batching == "sequential":
-            pred, ok = "predicted below `fresh`: the state is the row's true past", d < 0
+            pred = "predicted below `fresh`: the state is the row's true past"
+            if c is None:
+                said = "as predicted" if d < 0 else "not as predicted"
+            else:
+                said = verdict("carried", "carried" if d < 0 else "fresh", c["significant"], n)
         else:
             pred = (
                 "predicted no better than `fresh`: the state is another place's, read by a "
                 "recurrence trained to continue it"
             )
-            ok = d >= 0
+            if c is None:
+                said = "as predicted" if d >= 0 else "not as predicted"
+            elif not sig:
+                said = f"as predicted, no difference shows over {n} seeds"
+            else:
+                said = "as predicted" if d > 0 else "not as predicted: significantly better"
         out.append(
-            f"- {batching}, B={B}, `{spec}`: first target {d:+.3f} nats against `fresh`; "
-            f"{pred}: {'as predicted' if ok else 'not as predicted'}."
+            f"- {batching}, B={B}, `{spec}`: first target against `fresh` {d:+.3f}"
+            f"{_tested(c, n, ' nats')}; {pred}: {said}."
         )
     return [*out, ""]
 

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seeds",
         type=whole(1, 100),
-        help="run the learning sections once per seed (default: the preset's); mean, spread "
+        help="run the learning and batching sections once per seed (default: the preset's); mean, spread "
         "and paired t-tests between strategies over them",
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
