@@ -10,18 +10,16 @@ and name a fix for that code.
 from __future__ import annotations
 
 import io
-import runpy
-import traceback
-import warnings
 from pathlib import Path
 
 import pytest
+from script_output import output_of
 
 from rnn_autograd.cli import main
 from rnn_autograd.diagnose.code_signals import code_signals, fix_adds_trap
 from rnn_autograd.diagnose.error_features import SESSION, message_features
 from rnn_autograd.diagnose.explain import match_text
-from rnn_autograd.spec import get_case, isolated
+from rnn_autograd.spec import get_case
 
 SCRIPTS = Path(__file__).parent / "data" / "tracebacks"
 
@@ -105,25 +103,11 @@ PATTERNS = {
     ),
     "nonleaf_grad_warning": ({"leaves/grad-of-non-leaf-is-none"}, "leaves/retain-grad"),
 }
-_OUTPUT: dict[str, str] = {}
 
 
 def _output_of(script: str) -> str:
     """What the user sees: the script's warning lines, then its traceback (run once)."""
-    if script not in _OUTPUT:
-        path = SCRIPTS / f"{script}.py"
-        text = ""
-        with isolated(), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                runpy.run_path(str(path), run_name="__main__")
-            except Exception as exc:  # the user's error is what we read
-                text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        shown = "".join(
-            warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught
-        )
-        _OUTPUT[script] = shown + text
-    return _OUTPUT[script]
+    return output_of(SCRIPTS / f"{script}.py")
 
 
 def _observed(case_id: str) -> str:

@@ -13,12 +13,10 @@ test is marked ``xfail(strict=True)`` with the reason: a known limit, checked to
 
 from __future__ import annotations
 
-import runpy
-import traceback
-import warnings
 from pathlib import Path
 
 import pytest
+from script_output import output_of
 
 from rnn_autograd.commands.run import run_script
 from rnn_autograd.diagnose.code_signals import code_signals
@@ -123,24 +121,11 @@ _TRACEBACK_CANNOT_TELL = {
     "weights_cast_after_requires_grad": "the cast is not in the traceback",
     "gradient_penalty_without_create_graph": "the autograd.grad call is not in the traceback",
 }
-_OUTPUT: dict[str, str] = {}
 
 
 def _traceback_of(script: str) -> str:
     """What ``python SCRIPT`` prints: its warnings, then its traceback (run once, isolated)."""
-    if script not in _OUTPUT:
-        text = ""
-        with isolated(), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                runpy.run_path(str(UNSEEN / f"{script}.py"), run_name="__main__")
-            except Exception as exc:  # the user's error is what we read
-                text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        shown = "".join(
-            warnings.formatwarning(w.message, w.category, w.filename, w.lineno) for w in caught
-        )
-        _OUTPUT[script] = shown + text
-    return _OUTPUT[script]
+    return output_of(UNSEEN / f"{script}.py")
 
 
 def test_every_unseen_script_has_its_expected_diagnosis():
