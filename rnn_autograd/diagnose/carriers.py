@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .locations import Location
+from .locations import Location, dotted
 
 __all__ = ["container_holding", "detached_names", "discarded_detaches", "variable_holding"]
 
@@ -58,24 +58,15 @@ def _scopes(chain: tuple[Location, ...]) -> list[tuple[Location, ast.AST]]:
     return out
 
 
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
 def _cut_of(value: ast.AST) -> str | None:
     """``h`` for ``h.detach()``, ``h.detach_()``, ``h.data``, ``h.clone().detach()``."""
     while isinstance(value, ast.Call):
         value = value.func
     if isinstance(value, ast.Attribute) and value.attr in _CUTS:
         inner = value.value
-        while isinstance(inner, (ast.Call, ast.Attribute)) and _dotted(inner) is None:
+        while isinstance(inner, (ast.Call, ast.Attribute)) and dotted(inner) is None:
             inner = inner.func if isinstance(inner, ast.Call) else inner.value
-        return _dotted(inner)
+        return dotted(inner)
     return None
 
 
@@ -85,13 +76,13 @@ def detached_names(chain: tuple[Location, ...]) -> set[str]:
     for _, scope in _scopes(chain):
         for node in ast.walk(scope):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target, name = _dotted(node.targets[0]), _cut_of(node.value)
+                target, name = dotted(node.targets[0]), _cut_of(node.value)
                 if target and target == name:
                     found.add(target)
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
                 func = node.value.func
                 if isinstance(func, ast.Attribute) and func.attr == "detach_":
-                    name = _dotted(func.value)
+                    name = dotted(func.value)
                     found.update([name] if name else [])
     return found
 
@@ -106,7 +97,7 @@ def discarded_detaches(name: str, chain: tuple[Location, ...]) -> list[Location]
                 if (
                     isinstance(func, ast.Attribute)
                     and func.attr == "detach"
-                    and _dotted(func.value) == name
+                    and dotted(func.value) == name
                 ):
                     out.append((filename, node.lineno, qual))
     return sorted(set(out))

@@ -139,12 +139,12 @@ def _statement(loc: Location) -> ast.AST | None:
     return None
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST) -> str | None:
     """``state`` or ``self.hidden``: a name or an attribute chain on a name, else None."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 
@@ -155,7 +155,7 @@ def _targets(node: ast.AST) -> list[str]:
         return [n for elt in node.elts for n in _targets(elt)]
     if isinstance(node, ast.Starred):
         return _targets(node.value)
-    name = _dotted(node)
+    name = dotted(node)
     return [name] if name else []
 
 
@@ -165,7 +165,7 @@ def carried_names(loc: Location) -> tuple[list[str], bool]:
     and whether it is a running sum."""
     stmt = _statement(loc)
     if isinstance(stmt, ast.AugAssign):
-        name = _dotted(stmt.target)
+        name = dotted(stmt.target)
         return ([name], isinstance(stmt.op, ast.Add)) if name else ([], False)
     if not isinstance(stmt, ast.Assign):
         return [], False
@@ -175,7 +175,7 @@ def carried_names(loc: Location) -> tuple[list[str], bool]:
         for n in ast.walk(stmt.value)
         if isinstance(n, (ast.Name, ast.Attribute))
         and isinstance(n.ctx, ast.Load)
-        and (name := _dotted(n)) in stored
+        and (name := dotted(n)) in stored
     ]
     names = list(dict.fromkeys(read))
     summing = isinstance(stmt.value, ast.BinOp) and isinstance(stmt.value.op, ast.Add)
